@@ -1,0 +1,128 @@
+//! DEL, EXISTS, EXPIRE family, TTL, PTTL, PERSIST, KEYS, FLUSHALL, FLUSHDB.
+
+use bytes::Bytes;
+
+use super::{int_arg, is, syntax_error};
+use crate::node::State;
+use crate::reply::Reply;
+
+pub(crate) fn del(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
+    let mut n = 0;
+    for k in &args[1..] {
+        st.expire_on_access(k, now);
+        if st.ks.remove(k, now) {
+            n += 1;
+            st.propagate(cid, &[b"DEL", k]);
+        }
+    }
+    Reply::Int(n)
+}
+
+pub(crate) fn exists(st: &mut State, args: &[Bytes], now: u64) -> Reply {
+    let mut n = 0;
+    for k in &args[1..] {
+        st.expire_on_access(k, now);
+        if st.ks.get(k, now).is_some() {
+            n += 1;
+        }
+    }
+    Reply::Int(n)
+}
+
+/// EXPIRE / PEXPIRE (relative, `unit_ms` per unit) and PEXPIREAT (absolute), with NX, XX, GT, LT.
+pub(crate) fn expire(st: &mut State, cid: u64, args: &[Bytes], now: u64, unit_ms: i64, absolute: bool) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let v = match int_arg(&args[2]) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &args[3..] {
+        if is(opt, "NX") {
+            nx = true;
+        } else if is(opt, "XX") {
+            xx = true;
+        } else if is(opt, "GT") {
+            gt = true;
+        } else if is(opt, "LT") {
+            lt = true;
+        } else {
+            return Reply::err(format!("Unsupported option {}", String::from_utf8_lossy(opt)));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Reply::err("NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if gt && lt {
+        return Reply::err("GT and LT options at the same time are not compatible");
+    }
+    let deadline = v
+        .checked_mul(unit_ms)
+        .and_then(|d| if absolute { Some(d) } else { d.checked_add(now as i64) });
+    let Some(deadline) = deadline else {
+        return Reply::err(format!("invalid expire time in '{name}' command"));
+    };
+    st.expire_on_access(&args[1], now);
+    let Some(current) = st.ks.get(&args[1], now).map(|e| e.expire_at_ms) else {
+        return Reply::Int(0);
+    };
+    let ok = match current {
+        Some(cur) => !nx && (!gt || deadline > cur as i64) && (!lt || deadline < cur as i64),
+        None => !xx && !gt,
+    };
+    if !ok {
+        return Reply::Int(0);
+    }
+    if deadline <= now as i64 {
+        // A deadline in the past deletes the key at once (and replicas get a DEL, as Redis does).
+        st.ks.remove(&args[1], now);
+        st.propagate(cid, &[b"DEL", &args[1]]);
+        return Reply::Int(1);
+    }
+    if let Some(e) = st.ks.get_mut(&args[1], now) {
+        e.expire_at_ms = Some(deadline as u64);
+    }
+    st.propagate(cid, &[b"PEXPIREAT", &args[1], deadline.to_string().as_bytes()]);
+    Reply::Int(1)
+}
+
+pub(crate) fn ttl(st: &mut State, args: &[Bytes], now: u64, unit_ms: u64) -> Reply {
+    st.expire_on_access(&args[1], now);
+    match st.ks.get(&args[1], now) {
+        None => Reply::Int(-2),
+        Some(e) => match e.expire_at_ms {
+            None => Reply::Int(-1),
+            Some(t) => {
+                let left = t.saturating_sub(now);
+                Reply::Int(((left + unit_ms / 2) / unit_ms) as i64)
+            }
+        },
+    }
+}
+
+pub(crate) fn persist(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
+    st.expire_on_access(&args[1], now);
+    match st.ks.get_mut(&args[1], now) {
+        Some(e) if e.expire_at_ms.is_some() => {
+            e.expire_at_ms = None;
+            st.propagate(cid, &[b"PERSIST", &args[1]]);
+            Reply::Int(1)
+        }
+        _ => Reply::Int(0),
+    }
+}
+
+pub(crate) fn keys(st: &mut State, args: &[Bytes], now: u64) -> Reply {
+    Reply::Array(st.ks.keys(&args[1], now).into_iter().map(Reply::Bulk).collect())
+}
+
+pub(crate) fn flush(st: &mut State, cid: u64, name: &str, args: &[Bytes]) -> Reply {
+    match args.len() {
+        1 => {}
+        2 if is(&args[1], "ASYNC") || is(&args[1], "SYNC") => {}
+        _ => return syntax_error(),
+    }
+    st.ks.clear();
+    st.propagate(cid, &[name.to_ascii_uppercase().as_bytes()]);
+    Reply::ok()
+}

@@ -1,0 +1,236 @@
+//! The keyspace: string keys and values with optional expiry deadlines.
+//!
+//! Deadlines are absolute Unix milliseconds on the network's clock (simulated time under turmoil), as Redis
+//! replicates them (`PEXPIREAT`, `SET ... PXAT`), so a replica judges expiry exactly like its master. A `BTreeMap`
+//! keeps every iteration (KEYS, snapshots, expiry sweeps) in one deterministic order.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+/// One stored value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The string value.
+    pub value: Bytes,
+    /// When it expires, in Unix milliseconds.
+    pub expire_at_ms: Option<u64>,
+}
+
+impl Entry {
+    /// Whether the entry is logically gone at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms.is_some_and(|t| t <= now_ms)
+    }
+}
+
+/// The whole keyspace of database 0 (the fake supports only database 0, as Sentinel deployments use).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keyspace {
+    entries: BTreeMap<Bytes, Entry>,
+}
+
+impl Keyspace {
+    /// An empty keyspace.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The live entry under `key` at `now_ms`, ignoring (but not deleting) an expired one.
+    pub fn get(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.entries.get(key).filter(|e| !e.is_expired(now_ms))
+    }
+
+    /// A mutable live entry.
+    pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.entries.get_mut(key).filter(|e| !e.is_expired(now_ms))
+    }
+
+    /// Stores a value, replacing any entry.
+    pub fn set(&mut self, key: Bytes, value: Bytes, expire_at_ms: Option<u64>) {
+        self.entries.insert(key, Entry { value, expire_at_ms });
+    }
+
+    /// Removes a key whatever its expiry; returns whether it was live at `now_ms`.
+    pub fn remove(&mut self, key: &[u8], now_ms: u64) -> bool {
+        self.entries.remove(key).is_some_and(|e| !e.is_expired(now_ms))
+    }
+
+    /// Deletes the key if it has expired. Only masters do this (and propagate a DEL); replicas wait for it.
+    pub fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
+        if self.entries.get(key).is_some_and(|e| e.is_expired(now_ms)) {
+            self.entries.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Keys whose deadline has passed, in key order (bounded by `max`, like Redis's active expiry cycle).
+    pub fn expired_keys(&self, now_ms: u64, max: usize) -> Vec<Bytes> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.is_expired(now_ms))
+            .take(max)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Live keys matching a glob pattern, in key order.
+    pub fn keys(&self, pattern: &[u8], now_ms: u64) -> Vec<Bytes> {
+        self.entries
+            .iter()
+            .filter(|(k, e)| !e.is_expired(now_ms) && glob_match(pattern, k))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Number of stored keys, expired-but-not-yet-deleted included (as Redis's DBSIZE counts them).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is stored.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Number of stored keys that carry a deadline.
+    pub fn expires_count(&self) -> usize {
+        self.entries.values().filter(|e| e.expire_at_ms.is_some()).count()
+    }
+
+    /// Drops everything.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Every stored entry, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.entries.iter()
+    }
+
+    /// The live contents at `now_ms` as `(key, value)` pairs: what two nodes must agree on after replication.
+    pub fn live_pairs(&self, now_ms: u64) -> Vec<(Bytes, Bytes)> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| !e.is_expired(now_ms))
+            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .collect()
+    }
+}
+
+/// Redis-style glob matching (`*`, `?`, `[abc]`, `[^a-z]`, `\x`), as used by KEYS, PSUBSCRIBE and CONFIG GET.
+pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
+    glob_at(pattern, s, 0)
+}
+
+fn glob_at(p: &[u8], s: &[u8], depth: usize) -> bool {
+    // Bound the recursion so a pathological pattern cannot blow the stack.
+    if depth > 1000 {
+        return false;
+    }
+    let (mut pi, mut si) = (0, 0);
+    while pi < p.len() {
+        match p[pi] {
+            b'*' => {
+                while pi + 1 < p.len() && p[pi + 1] == b'*' {
+                    pi += 1;
+                }
+                if pi + 1 == p.len() {
+                    return true;
+                }
+                for start in si..=s.len() {
+                    if glob_at(&p[pi + 1..], &s[start..], depth + 1) {
+                        return true;
+                    }
+                }
+                return false;
+            }
+            b'?' => {
+                if si >= s.len() {
+                    return false;
+                }
+                si += 1;
+            }
+            b'[' => {
+                if si >= s.len() {
+                    return false;
+                }
+                pi += 1;
+                let negate = pi < p.len() && p[pi] == b'^';
+                if negate {
+                    pi += 1;
+                }
+                let mut matched = false;
+                while pi < p.len() && p[pi] != b']' {
+                    if p[pi] == b'\\' && pi + 1 < p.len() {
+                        pi += 1;
+                        matched |= p[pi] == s[si];
+                    } else if pi + 2 < p.len() && p[pi + 1] == b'-' {
+                        let (a, b) = if p[pi] <= p[pi + 2] {
+                            (p[pi], p[pi + 2])
+                        } else {
+                            (p[pi + 2], p[pi])
+                        };
+                        matched |= (a..=b).contains(&s[si]);
+                        pi += 2;
+                    } else {
+                        matched |= p[pi] == s[si];
+                    }
+                    pi += 1;
+                }
+                if negate {
+                    matched = !matched;
+                }
+                if !matched {
+                    return false;
+                }
+                si += 1;
+            }
+            b'\\' if pi + 1 < p.len() => {
+                pi += 1;
+                if si >= s.len() || p[pi] != s[si] {
+                    return false;
+                }
+                si += 1;
+            }
+            c => {
+                if si >= s.len() || c != s[si] {
+                    return false;
+                }
+                si += 1;
+            }
+        }
+        pi += 1;
+    }
+    si == s.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob() {
+        assert!(glob_match(b"*", b"anything"));
+        assert!(glob_match(b"h?llo", b"hello"));
+        assert!(glob_match(b"h[ae]llo", b"hallo"));
+        assert!(!glob_match(b"h[^e]llo", b"hello"));
+        assert!(glob_match(b"h[a-c]llo", b"hbllo"));
+        assert!(glob_match(b"repl*", b"repl-backlog-size"));
+        assert!(!glob_match(b"a*b", b"acbd"));
+        assert!(glob_match(b"a\\*", b"a*"));
+    }
+
+    #[test]
+    fn expiry_is_logical_until_deleted() {
+        let mut ks = Keyspace::new();
+        ks.set("k".into(), "v".into(), Some(100));
+        assert!(ks.get(b"k", 99).is_some());
+        assert!(ks.get(b"k", 100).is_none());
+        assert_eq!(ks.len(), 1);
+        assert!(ks.expire_if_needed(b"k", 100));
+        assert_eq!(ks.len(), 0);
+    }
+}

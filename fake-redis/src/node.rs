@@ -1,0 +1,820 @@
+//! The state of one data node and the path every command takes through it.
+//!
+//! All of a node's state sits behind one mutex, and a command runs start to finish while holding it, so
+//! commands are atomic with respect to each other (as in Redis's single thread) and MULTI/EXEC is atomic by
+//! construction. Tasks (connections, the replication link, the cron) lock, act, unlock: no lock is ever held
+//! across an `.await`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use bytes::{Bytes, BytesMut};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use redsim_net::Net;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::backlog::Backlog;
+use crate::command::{self, CommandSpec};
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+use crate::log::{ClientKind, ExecLog, LogEntry, Role};
+use crate::reply::{Protocol, Reply};
+use crate::snapshot::encode_multibulk;
+
+/// Output queued for a Pub/Sub client before it is disconnected (`client-output-buffer-limit pubsub 32mb`).
+pub const PUBSUB_OUTPUT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
+/// Output queued for a replica before it is disconnected (`client-output-buffer-limit replica 256mb`).
+pub const REPLICA_OUTPUT_LIMIT_BYTES: usize = 256 * 1024 * 1024;
+/// Output queued for any other client (MONITOR) before it is disconnected.
+pub const NORMAL_OUTPUT_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+/// Longest argument kept in the execution log.
+const LOG_ARG_MAX_CHARS: usize = 200;
+
+/// Bytes pushed to a connection outside request/reply (Pub/Sub messages, MONITOR lines, the replication stream),
+/// with a byte count shared with the connection so the sender can enforce an output limit.
+#[derive(Debug, Clone)]
+pub(crate) struct PushSender {
+    tx: mpsc::UnboundedSender<Bytes>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl PushSender {
+    pub(crate) fn new() -> (PushSender, mpsc::UnboundedReceiver<Bytes>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        (
+            PushSender {
+                tx,
+                queued: queued.clone(),
+            },
+            rx,
+            queued,
+        )
+    }
+
+    /// Queues bytes; `false` when the client is over `limit` (the caller disconnects it) or gone.
+    fn send(&self, bytes: Bytes, limit: usize) -> bool {
+        let now = self.queued.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
+        now <= limit && self.tx.send(bytes).is_ok()
+    }
+}
+
+/// What a replica connected to this node has told us.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplicaPeer {
+    pub ip: String,
+    pub listening_port: u16,
+    pub ack_offset: u64,
+    pub ack_time_ms: u64,
+}
+
+/// One connection (or the replication link, as the `master` client).
+#[derive(Debug)]
+pub(crate) struct Client {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub name: Option<String>,
+    pub kind: ClientKind,
+    pub created_ms: u64,
+    pub last_ms: u64,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    /// Commands queued since MULTI, and whether queuing hit an error (EXEC then aborts).
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    pub multi_error: bool,
+    pub channels: BTreeSet<Bytes>,
+    pub patterns: BTreeSet<Bytes>,
+    pub monitor: bool,
+    pub replica: Option<ReplicaPeer>,
+    /// Port announced with `REPLCONF listening-port`, used once the connection becomes a replica.
+    pub listening_port: u16,
+    /// Replication offset after this client's last write, for WAIT.
+    pub woff: u64,
+    pub last_cmd: String,
+    pub push: Option<PushSender>,
+    pub cancel: CancellationToken,
+}
+
+impl Client {
+    pub(crate) fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// The type `CLIENT KILL TYPE` matches.
+    pub(crate) fn kill_type(&self) -> ClientKind {
+        match self.kind {
+            ClientKind::Master | ClientKind::Replica => self.kind,
+            _ if self.subscriptions() > 0 => ClientKind::PubSub,
+            _ => ClientKind::Normal,
+        }
+    }
+}
+
+/// The state of the replica side of the master link, as ROLE reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not a replica.
+    None,
+    /// Must connect (waiting for the next attempt).
+    Connect,
+    /// Dialing the master.
+    Connecting,
+    /// PING / AUTH / REPLCONF / PSYNC exchange.
+    Handshake,
+    /// Receiving the full-resync payload.
+    Sync,
+    /// Streaming.
+    Connected,
+}
+
+impl LinkState {
+    /// ROLE's spelling.
+    pub fn redis_name(self) -> &'static str {
+        match self {
+            LinkState::None => "none",
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Handshake => "handshake",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// Replication state.
+#[derive(Debug)]
+pub(crate) struct Repl {
+    /// `Some` when this node is a replica of that master.
+    pub master: Option<(String, u16)>,
+    pub link: LinkState,
+    pub replid: String,
+    pub replid2: String,
+    /// Offset up to which `replid2` is valid (-1 when none).
+    pub second_offset: i64,
+    /// Master offset when there is no backlog yet.
+    pub offset: u64,
+    pub backlog: Option<Backlog>,
+    /// Whether a PSYNC may name our replid (we were a master, or completed a sync). A fresh replica sends `?`.
+    pub has_history: bool,
+    pub link_down_since_ms: Option<u64>,
+    pub last_io_ms: u64,
+    /// Cancels the whole link task (REPLICAOF changes the master).
+    pub link_cancel: Option<CancellationToken>,
+    /// Client id of the link's `master` client while connected.
+    pub master_client: Option<u64>,
+    pub last_replica_ping_ms: u64,
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+}
+
+impl Repl {
+    pub(crate) fn offset(&self) -> u64 {
+        self.backlog.as_ref().map(Backlog::end_offset).unwrap_or(self.offset)
+    }
+}
+
+/// Per-command statistics for INFO commandstats.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CommandStat {
+    pub calls: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub connections_received: u64,
+    pub commands_processed: u64,
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub rejected_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub error_replies: u64,
+    /// Error replies by code (`ERR`, `READONLY`, ...), for INFO errorstats.
+    pub errors: BTreeMap<String, u64>,
+    pub commands: BTreeMap<String, CommandStat>,
+}
+
+/// What a command asks its connection to do.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Send this reply.
+    Reply(Reply),
+    /// Send these replies (SUBSCRIBE to several channels).
+    Many(Vec<Reply>),
+    /// Send nothing (REPLCONF ACK, commands applied from the master).
+    Silent,
+    /// Send these raw bytes (PSYNC's `+FULLRESYNC` and payload).
+    Raw(Bytes),
+    /// Send the reply, then close (QUIT, protocol errors).
+    Close(Reply),
+    /// WAIT: block until `replicas` replicas acknowledged `offset`, or the timeout (0: forever).
+    Wait {
+        replicas: u64,
+        offset: u64,
+        timeout_ms: u64,
+    },
+}
+
+/// The whole state of a data node.
+pub(crate) struct State {
+    pub cfg: Config,
+    pub net: Net,
+    pub log: ExecLog,
+    pub ks: Keyspace,
+    pub run_id: String,
+    pub rng: ChaCha8Rng,
+    pub repl: Repl,
+    pub clients: BTreeMap<u64, Client>,
+    pub next_client_id: u64,
+    pub channels: BTreeMap<Bytes, BTreeSet<u64>>,
+    pub patterns: BTreeMap<Bytes, BTreeSet<u64>>,
+    pub stats: Stats,
+    pub start_ms: u64,
+    pub loading: bool,
+    pub self_ref: Weak<Mutex<State>>,
+    /// Woken whenever a replica acknowledges an offset (WAIT waits on it).
+    pub acks: Arc<Notify>,
+    /// Set while EXEC runs the queued commands: propagation wraps them in MULTI ... EXEC.
+    pub exec_depth: u32,
+    pub exec_multi_emitted: bool,
+}
+
+/// A shared handle to a node's state.
+pub(crate) type Shared = Arc<Mutex<State>>;
+
+/// Locks the state; a poisoned lock (a panic elsewhere) still yields the state, as the data is never left
+/// half-updated by a panic in our own code paths.
+pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl State {
+    pub(crate) fn new(net: Net, cfg: Config, log: ExecLog) -> Shared {
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let run_id = random_hex(&mut rng);
+        let replid = random_hex(&mut rng);
+        let now = net.unix_ms();
+        let master = cfg.replicaof.clone();
+        let link = if master.is_some() {
+            LinkState::Connect
+        } else {
+            LinkState::None
+        };
+        Arc::new_cyclic(|weak| {
+            Mutex::new(State {
+                net,
+                log,
+                ks: Keyspace::new(),
+                run_id,
+                rng,
+                repl: Repl {
+                    master,
+                    link,
+                    replid,
+                    replid2: "0".repeat(40),
+                    second_offset: -1,
+                    offset: 0,
+                    backlog: None,
+                    has_history: false,
+                    link_down_since_ms: None,
+                    last_io_ms: now,
+                    link_cancel: None,
+                    master_client: None,
+                    last_replica_ping_ms: now,
+                    sync_full: 0,
+                    sync_partial_ok: 0,
+                    sync_partial_err: 0,
+                },
+                clients: BTreeMap::new(),
+                next_client_id: 1,
+                channels: BTreeMap::new(),
+                patterns: BTreeMap::new(),
+                stats: Stats::default(),
+                start_ms: now,
+                loading: false,
+                self_ref: weak.clone(),
+                acks: Arc::new(Notify::new()),
+                exec_depth: 0,
+                exec_multi_emitted: false,
+                cfg,
+            })
+        })
+    }
+
+    /// Milliseconds on the network's clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.net.unix_ms()
+    }
+
+    /// The node's role right now.
+    pub(crate) fn role(&self) -> Role {
+        if self.repl.master.is_some() {
+            Role::Replica
+        } else {
+            Role::Master
+        }
+    }
+
+    pub(crate) fn new_replid(&mut self) -> String {
+        random_hex(&mut self.rng)
+    }
+
+    /// Registers a connection and returns its id.
+    pub(crate) fn add_client(
+        &mut self,
+        addr: String,
+        laddr: String,
+        kind: ClientKind,
+        push: Option<PushSender>,
+        cancel: CancellationToken,
+    ) -> u64 {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let now = self.now_ms();
+        let authenticated = self.cfg.requirepass.is_none() || kind == ClientKind::Master;
+        self.clients.insert(
+            id,
+            Client {
+                id,
+                addr,
+                laddr,
+                name: None,
+                kind,
+                created_ms: now,
+                last_ms: now,
+                proto: Protocol::Resp2,
+                authenticated,
+                multi: None,
+                multi_error: false,
+                channels: BTreeSet::new(),
+                patterns: BTreeSet::new(),
+                monitor: false,
+                replica: None,
+                listening_port: 0,
+                woff: 0,
+                last_cmd: "NULL".into(),
+                push,
+                cancel,
+            },
+        );
+        if kind != ClientKind::Master {
+            self.stats.connections_received += 1;
+        }
+        id
+    }
+
+    /// Forgets a connection (after it closed) and its subscriptions.
+    pub(crate) fn remove_client(&mut self, id: u64) {
+        if let Some(c) = self.clients.remove(&id) {
+            for ch in &c.channels {
+                remove_sub(&mut self.channels, ch, id);
+            }
+            for p in &c.patterns {
+                remove_sub(&mut self.patterns, p, id);
+            }
+            c.cancel.cancel();
+        }
+        if self.repl.master_client == Some(id) {
+            self.repl.master_client = None;
+        }
+    }
+
+    /// Disconnects a client: its connection task sees the cancellation and closes the socket.
+    pub(crate) fn kill_client(&mut self, id: u64) {
+        if let Some(c) = self.clients.get(&id) {
+            c.cancel.cancel();
+        }
+    }
+
+    /// Runs one command from client `cid`, in Redis's order of checks.
+    pub(crate) fn execute(&mut self, cid: u64, args: Vec<Bytes>) -> Outcome {
+        if args.is_empty() || !self.clients.contains_key(&cid) {
+            return Outcome::Silent;
+        }
+        let now = self.now_ms();
+        let from_master = self.clients[&cid].kind == ClientKind::Master;
+        self.stats.commands_processed += 1;
+        let outcome = self.check_and_run(cid, &args, now);
+        if let Some(c) = self.clients.get_mut(&cid) {
+            c.last_ms = now;
+        }
+        let reply_for_log = match &outcome {
+            Outcome::Reply(r) | Outcome::Close(r) => r.summary(),
+            Outcome::Many(rs) => rs.iter().map(Reply::summary).collect::<Vec<_>>().join(" "),
+            Outcome::Silent => String::new(),
+            Outcome::Raw(b) => String::from_utf8_lossy(&b[..b.len().min(60)])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .into(),
+            Outcome::Wait { .. } => "(blocked)".into(),
+        };
+        if let Outcome::Reply(Reply::Error(e)) | Outcome::Close(Reply::Error(e)) = &outcome {
+            self.stats.error_replies += 1;
+            let code = e.split(' ').next().unwrap_or("ERR").to_string();
+            *self.stats.errors.entry(code).or_default() += 1;
+        }
+        // A queued command is logged when EXEC runs it, not when it is queued.
+        if !matches!(&outcome, Outcome::Reply(Reply::Simple(s)) if s == "QUEUED") {
+            self.log_executed(cid, &args, now, reply_for_log);
+        }
+        // Replies to the master are never sent, except the GETACK answer the link handles itself.
+        if from_master { Outcome::Silent } else { outcome }
+    }
+
+    fn check_and_run(&mut self, cid: u64, args: &[Bytes], now: u64) -> Outcome {
+        let spec = match command::lookup(&args[0]) {
+            Some(spec) if spec.arity_ok(args.len()) => spec,
+            Some(spec) => {
+                self.flag_multi_error(cid);
+                self.stat_rejected(spec.name);
+                return Outcome::Reply(Reply::err(format!(
+                    "wrong number of arguments for '{}' command",
+                    spec.name
+                )));
+            }
+            None => {
+                self.flag_multi_error(cid);
+                return Outcome::Reply(Reply::err(unknown_command_text(args)));
+            }
+        };
+        let client = &self.clients[&cid];
+        let from_master = client.kind == ClientKind::Master;
+        if !client.authenticated && !spec.has(command::NOAUTH) {
+            self.flag_multi_error(cid);
+            self.stat_rejected(spec.name);
+            return Outcome::Reply(Reply::Error("NOAUTH Authentication required.".into()));
+        }
+        // EXEC counts as a write when it would run one: a node demoted between MULTI and EXEC refuses it whole.
+        let is_exec = spec.name == "exec" && client.multi.is_some();
+        let writes = spec.has(command::WRITE)
+            || (is_exec
+                && client.multi.as_ref().is_some_and(|q| {
+                    q.iter()
+                        .any(|a| command::lookup(&a[0]).is_some_and(|s| s.has(command::WRITE)))
+                }));
+        let refusal = if writes && !from_master && self.role() == Role::Master && !self.enough_good_replicas(now) {
+            Some("NOREPLICAS Not enough good replicas to write.")
+        } else if writes && !from_master && self.role() == Role::Replica && self.cfg.replica_read_only {
+            Some("READONLY You can't write against a read only replica.")
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
+            self.stat_rejected(spec.name);
+            if is_exec {
+                if let Some(c) = self.clients.get_mut(&cid) {
+                    c.multi = None;
+                    c.multi_error = false;
+                }
+                return Outcome::Reply(Reply::Error(format!(
+                    "EXECABORT Transaction discarded because of: {err}"
+                )));
+            }
+            self.flag_multi_error(cid);
+            return Outcome::Reply(Reply::Error(err.into()));
+        }
+        let client = &self.clients[&cid];
+        if client.proto == Protocol::Resp2 && client.subscriptions() > 0 && !spec.has(command::PUBSUB_OK) {
+            self.stat_rejected(spec.name);
+            return Outcome::Reply(Reply::err(format!(
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )));
+        }
+        if self.role() == Role::Replica
+            && !from_master
+            && self.repl.link != LinkState::Connected
+            && !self.cfg.replica_serve_stale_data
+            && !spec.has(command::STALE)
+        {
+            self.flag_multi_error(cid);
+            self.stat_rejected(spec.name);
+            return Outcome::Reply(Reply::Error(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.".into(),
+            ));
+        }
+        if self.loading && !spec.has(command::LOADING) {
+            self.stat_rejected(spec.name);
+            return Outcome::Reply(Reply::Error("LOADING Redis is loading the dataset in memory".into()));
+        }
+        if self.clients[&cid].multi.is_some() && !spec.has(command::NO_QUEUE) {
+            if spec.has(command::NO_MULTI) {
+                self.flag_multi_error(cid);
+                return Outcome::Reply(Reply::err("Command not allowed inside a transaction"));
+            }
+            if let Some(q) = self.clients.get_mut(&cid).and_then(|c| c.multi.as_mut()) {
+                q.push(args.to_vec());
+            }
+            return Outcome::Reply(Reply::Simple("QUEUED".into()));
+        }
+        self.feed_monitors(cid, spec, args, now);
+        let outcome = self.run(cid, spec, args, now);
+        let stat = self.stats.commands.entry(stat_name(spec, args)).or_default();
+        stat.calls += 1;
+        if matches!(outcome, Outcome::Reply(Reply::Error(_))) {
+            stat.failed += 1;
+        }
+        if let Some(c) = self.clients.get_mut(&cid) {
+            c.last_cmd = spec.name.to_string();
+        }
+        outcome
+    }
+
+    /// Dispatches to the command's implementation (in `commands/`).
+    pub(crate) fn run(&mut self, cid: u64, spec: &CommandSpec, args: &[Bytes], now: u64) -> Outcome {
+        use crate::commands::*;
+        let r = match spec.name {
+            "ping" => return connection::ping(self, cid, args),
+            "echo" => Reply::Bulk(args[1].clone()),
+            "hello" => connection::hello(self, cid, args),
+            "auth" => connection::auth(self, cid, args),
+            "select" => connection::select(args),
+            "quit" => return Outcome::Close(Reply::ok()),
+            "reset" => connection::reset(self, cid),
+            "client" => return client::client(self, cid, args),
+            "get" => strings::get(self, args, now),
+            "set" => strings::set(self, cid, args, now),
+            "getdel" => strings::getdel(self, cid, args, now),
+            "incr" => strings::incr_by(self, cid, &args[1], 1, now),
+            "decr" => strings::incr_by(self, cid, &args[1], -1, now),
+            "incrby" | "decrby" => strings::incrby_command(self, cid, spec.name == "decrby", args, now),
+            "append" => strings::append(self, cid, args, now),
+            "strlen" => strings::strlen(self, args, now),
+            "mget" => strings::mget(self, args, now),
+            "mset" => strings::mset(self, cid, args),
+            "del" => keys::del(self, cid, args, now),
+            "exists" => keys::exists(self, args, now),
+            "expire" => keys::expire(self, cid, args, now, 1000, false),
+            "pexpire" => keys::expire(self, cid, args, now, 1, false),
+            "pexpireat" => keys::expire(self, cid, args, now, 1, true),
+            "ttl" => keys::ttl(self, args, now, 1000),
+            "pttl" => keys::ttl(self, args, now, 1),
+            "persist" => keys::persist(self, cid, args, now),
+            "dbsize" => Reply::Int(self.ks.len() as i64),
+            "keys" => keys::keys(self, args, now),
+            "flushall" | "flushdb" => keys::flush(self, cid, spec.name, args),
+            "info" => server::info(self, args),
+            "role" => server::role(self),
+            "config" => server::config(self, args),
+            "monitor" => server::monitor(self, cid),
+            "replicaof" | "slaveof" => replication::replicaof(self, args),
+            "replconf" => return replication::replconf(self, cid, args, now),
+            "psync" => return replication::psync(self, cid, args, now),
+            "sync" => return replication::psync(self, cid, &[], now),
+            "wait" => return replication::wait(self, cid, args),
+            "multi" => transaction::multi(self, cid),
+            "exec" => return transaction::exec(self, cid),
+            "discard" => transaction::discard(self, cid),
+            "subscribe" | "psubscribe" => return pubsub::subscribe(self, cid, spec.name == "psubscribe", args),
+            "unsubscribe" | "punsubscribe" => {
+                return pubsub::unsubscribe(self, cid, spec.name == "punsubscribe", args);
+            }
+            "publish" => pubsub::publish(self, args),
+            other => Reply::err(format!("command '{other}' has no implementation")),
+        };
+        Outcome::Reply(r)
+    }
+
+    fn flag_multi_error(&mut self, cid: u64) {
+        if let Some(c) = self.clients.get_mut(&cid)
+            && c.multi.is_some()
+        {
+            c.multi_error = true;
+        }
+    }
+
+    /// How many replicas acknowledged at least `offset`.
+    pub(crate) fn acked_replicas(&self, offset: u64) -> usize {
+        self.clients
+            .values()
+            .filter_map(|c| c.replica.as_ref())
+            .filter(|r| r.ack_offset >= offset)
+            .count()
+    }
+
+    fn stat_rejected(&mut self, name: &str) {
+        self.stats.commands.entry(name.to_string()).or_default().rejected += 1;
+    }
+
+    /// `min-replicas-to-write`: enough replicas acknowledged within `min-replicas-max-lag` seconds?
+    pub(crate) fn enough_good_replicas(&self, now: u64) -> bool {
+        let need = self.cfg.min_replicas_to_write as usize;
+        if need == 0 {
+            return true;
+        }
+        let max_lag_ms = self.cfg.min_replicas_max_lag_s as u64 * 1000;
+        let good = self
+            .clients
+            .values()
+            .filter_map(|c| c.replica.as_ref())
+            .filter(|r| now.saturating_sub(r.ack_time_ms) <= max_lag_ms)
+            .count();
+        good >= need
+    }
+
+    /// Sends a write to the replicas, as this node's master role requires. Replicas never call this for
+    /// commands from their master: they proxy the master's bytes instead (see `apply_from_master`).
+    pub(crate) fn propagate(&mut self, cid: u64, args: &[&[u8]]) {
+        if self.role() != Role::Master || self.repl.backlog.is_none() {
+            if let Some(c) = self.clients.get_mut(&cid) {
+                c.woff = self.repl.offset();
+            }
+            return;
+        }
+        if self.exec_depth > 0 && !self.exec_multi_emitted {
+            self.exec_multi_emitted = true;
+            self.feed_replicas_args(&[b"MULTI"]);
+        }
+        self.feed_replicas_args(args);
+        let off = self.repl.offset();
+        if let Some(c) = self.clients.get_mut(&cid) {
+            c.woff = off;
+        }
+    }
+
+    pub(crate) fn feed_replicas_args(&mut self, args: &[&[u8]]) {
+        let mut buf = BytesMut::new();
+        encode_multibulk(&mut buf, args);
+        self.feed_replicas(buf.freeze());
+    }
+
+    /// Appends bytes to the replication stream: the backlog and every attached replica.
+    pub(crate) fn feed_replicas(&mut self, bytes: Bytes) {
+        if let Some(b) = self.repl.backlog.as_mut() {
+            b.append(&bytes);
+        }
+        let mut over_limit = Vec::new();
+        for c in self.clients.values() {
+            if c.replica.is_some()
+                && let Some(p) = &c.push
+                && !p.send(bytes.clone(), REPLICA_OUTPUT_LIMIT_BYTES)
+            {
+                over_limit.push(c.id);
+            }
+        }
+        for id in over_limit {
+            self.kill_client(id);
+        }
+    }
+
+    /// Queues bytes for a client outside request/reply; disconnects it past its output limit.
+    pub(crate) fn push_to(&mut self, id: u64, bytes: Bytes) {
+        let Some(c) = self.clients.get(&id) else { return };
+        let limit = if c.subscriptions() > 0 {
+            PUBSUB_OUTPUT_LIMIT_BYTES
+        } else {
+            NORMAL_OUTPUT_LIMIT_BYTES
+        };
+        if let Some(p) = &c.push
+            && !p.send(bytes, limit)
+        {
+            self.kill_client(id);
+        }
+    }
+
+    fn feed_monitors(&mut self, cid: u64, spec: &CommandSpec, args: &[Bytes], _now: u64) {
+        if spec.has(command::SKIP_MONITOR) {
+            return;
+        }
+        let monitors: Vec<u64> = self
+            .clients
+            .values()
+            .filter(|c| c.monitor && c.id != cid)
+            .map(|c| c.id)
+            .collect();
+        if monitors.is_empty() {
+            return;
+        }
+        let us = self.net.unix_us();
+        let c = &self.clients[&cid];
+        let who = if c.kind == ClientKind::Master {
+            "lua".to_string()
+        } else {
+            c.addr.clone()
+        };
+        let mut line = format!("+{}.{:06} [0 {}]", us / 1_000_000, us % 1_000_000, who);
+        for a in args {
+            line.push(' ');
+            line.push_str(&repr(a));
+        }
+        line.push_str("\r\n");
+        let bytes = Bytes::from(line);
+        for id in monitors {
+            self.push_to(id, bytes.clone());
+        }
+    }
+
+    /// Records an executed command in the execution log.
+    pub(crate) fn log_executed(&mut self, cid: u64, args: &[Bytes], now: u64, reply: String) {
+        let Some(c) = self.clients.get(&cid) else { return };
+        let command = args
+            .iter()
+            .map(|a| {
+                let s = String::from_utf8_lossy(a);
+                if s.chars().count() > LOG_ARG_MAX_CHARS {
+                    s.chars().take(LOG_ARG_MAX_CHARS).collect::<String>() + "..."
+                } else {
+                    s.into_owned()
+                }
+            })
+            .collect();
+        let entry = LogEntry {
+            seq: 0,
+            time_ms: now,
+            node: self.cfg.name.clone(),
+            role: self.role(),
+            client_id: cid,
+            client_name: c.name.clone(),
+            client_kind: c.kill_type(),
+            command,
+            reply,
+        };
+        self.log.push(entry, self.cfg.log_limit);
+    }
+
+    /// Handles expiry of `key` on access: a master deletes an expired key and propagates a DEL; a replica only
+    /// hides it (it waits for its master's DEL, as Redis replicas do).
+    pub(crate) fn expire_on_access(&mut self, key: &Bytes, now: u64) {
+        if self.role() == Role::Master && self.ks.expire_if_needed(key, now) {
+            self.stats.expired_keys += 1;
+            self.propagate(0, &[b"DEL", key]);
+        }
+    }
+}
+
+/// The INFO commandstats name: `client|list` for container commands, else the command's name.
+fn stat_name(spec: &CommandSpec, args: &[Bytes]) -> String {
+    if matches!(spec.name, "client" | "config") && args.len() > 1 {
+        format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
+        )
+    } else {
+        spec.name.to_string()
+    }
+}
+
+fn remove_sub(map: &mut BTreeMap<Bytes, BTreeSet<u64>>, key: &Bytes, id: u64) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(&id);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+/// Redis's text for an unknown command: the name as sent and up to the first arguments, each quoted.
+pub(crate) fn unknown_command_text(args: &[Bytes]) -> String {
+    let mut s = format!(
+        "unknown command '{}', with args beginning with: ",
+        truncate_128(&args[0])
+    );
+    for a in &args[1..] {
+        if s.len() >= 128 + 60 {
+            break;
+        }
+        s.push_str(&format!("'{}' ", truncate_128(a)));
+    }
+    s
+}
+
+fn truncate_128(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned();
+    s.replace(['\r', '\n'], " ")
+}
+
+/// Quotes bytes as Redis's `sdscatrepr` does (MONITOR lines).
+pub(crate) fn repr(b: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+fn random_hex(rng: &mut ChaCha8Rng) -> String {
+    (0..40)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}

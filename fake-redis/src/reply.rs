@@ -1,0 +1,274 @@
+//! Replies, and their encoding as RESP2 or RESP3.
+//!
+//! Commands build a [`Reply`], a plain tree that knows nothing about the wire. The connection encodes it in the
+//! protocol version the client chose with `HELLO` (RESP2 unless it asked for 3), through redis-protocol's
+//! encoders, so the bytes are those of a well-tested RESP implementation and not our own.
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::types::BytesFrame as Frame2;
+use redis_protocol::resp3::types::BytesFrame as Frame3;
+
+/// The protocol version a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP2, every connection's starting point.
+    #[default]
+    Resp2,
+    /// RESP3, after `HELLO 3`.
+    Resp3,
+}
+
+/// A reply to one command, before encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`-style status.
+    Simple(String),
+    /// An error; the text includes its code (`ERR ...`, `READONLY ...`).
+    Error(String),
+    /// An integer.
+    Int(i64),
+    /// A bulk string.
+    Bulk(Bytes),
+    /// The null bulk string (`$-1` in RESP2, `_` in RESP3).
+    Nil,
+    /// The null array (`*-1` in RESP2, `_` in RESP3).
+    NilArray,
+    /// An array.
+    Array(Vec<Reply>),
+    /// A map: a flat array under RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set: an array under RESP2.
+    Set(Vec<Reply>),
+    /// A double: a bulk string under RESP2.
+    Double(f64),
+    /// A verbatim string (`=` in RESP3, bulk in RESP2), with its three-letter format such as `txt`.
+    Verbatim(&'static str, Bytes),
+    /// An out-of-band push (Pub/Sub messages): an array under RESP2.
+    Push(Vec<Reply>),
+}
+
+impl Reply {
+    /// `+OK`.
+    pub fn ok() -> Reply {
+        Reply::Simple("OK".into())
+    }
+
+    /// An error with the generic `ERR` code.
+    pub fn err(msg: impl AsRef<str>) -> Reply {
+        Reply::Error(format!("ERR {}", msg.as_ref()))
+    }
+
+    /// A bulk string from anything byte-like.
+    pub fn bulk(b: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(b.into())
+    }
+
+    /// A bulk string from text.
+    pub fn text(s: impl AsRef<str>) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(s.as_ref().as_bytes()))
+    }
+
+    /// Whether this reply is an error.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// A short, single-line human summary (for the execution log and test failures).
+    pub fn summary(&self) -> String {
+        const MAX: usize = 120;
+        let mut s = String::new();
+        self.summarize(&mut s);
+        if s.len() > MAX {
+            let mut cut = MAX;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s.push_str("...");
+        }
+        s
+    }
+
+    fn summarize(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Reply::Simple(s) => out.push_str(s),
+            Reply::Error(e) => {
+                out.push('-');
+                out.push_str(e)
+            }
+            Reply::Int(i) => {
+                let _ = write!(out, "(integer) {i}");
+            }
+            Reply::Bulk(b) => {
+                let _ = write!(out, "{:?}", String::from_utf8_lossy(b));
+            }
+            Reply::Verbatim(_, b) => {
+                let _ = write!(out, "{:?}", String::from_utf8_lossy(b));
+            }
+            Reply::Nil | Reply::NilArray => out.push_str("(nil)"),
+            Reply::Double(d) => {
+                let _ = write!(out, "{d}");
+            }
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.summarize(out);
+                }
+                out.push(']');
+            }
+            Reply::Map(pairs) => {
+                out.push('{');
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    k.summarize(out);
+                    out.push_str(": ");
+                    v.summarize(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// Appends the encoding of this reply to `buf`.
+    pub fn encode(&self, proto: Protocol, buf: &mut BytesMut) {
+        match proto {
+            Protocol::Resp2 => {
+                // redis-protocol's RESP2 has one null, the null bulk string; Redis also sends the null array.
+                if let Reply::NilArray = self {
+                    buf.extend_from_slice(b"*-1\r\n");
+                    return;
+                }
+                let frame = self.to_resp2();
+                // Encoding into a growable buffer cannot fail for well-formed frames.
+                let _ = redis_protocol::resp2::encode::extend_encode(buf, &frame, false);
+            }
+            Protocol::Resp3 => {
+                let frame = self.to_resp3();
+                let _ = redis_protocol::resp3::encode::complete::extend_encode(buf, &frame, false);
+            }
+        }
+    }
+
+    /// This reply encoded on its own.
+    pub fn to_bytes(&self, proto: Protocol) -> Bytes {
+        let mut buf = BytesMut::new();
+        self.encode(proto, &mut buf);
+        buf.freeze()
+    }
+
+    fn to_resp2(&self) -> Frame2 {
+        match self {
+            Reply::Simple(s) => Frame2::SimpleString(Bytes::copy_from_slice(s.as_bytes())),
+            Reply::Error(e) => Frame2::Error(e.as_str().into()),
+            Reply::Int(i) => Frame2::Integer(*i),
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => Frame2::BulkString(b.clone()),
+            Reply::Nil | Reply::NilArray => Frame2::Null,
+            Reply::Double(d) => Frame2::BulkString(Bytes::from(format_double(*d))),
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                Frame2::Array(items.iter().map(Reply::to_resp2).collect())
+            }
+            Reply::Map(pairs) => Frame2::Array(pairs.iter().flat_map(|(k, v)| [k.to_resp2(), v.to_resp2()]).collect()),
+        }
+    }
+
+    fn to_resp3(&self) -> Frame3 {
+        match self {
+            Reply::Simple(s) => Frame3::SimpleString {
+                data: Bytes::copy_from_slice(s.as_bytes()),
+                attributes: None,
+            },
+            Reply::Error(e) => Frame3::SimpleError {
+                data: e.as_str().into(),
+                attributes: None,
+            },
+            Reply::Int(i) => Frame3::Number {
+                data: *i,
+                attributes: None,
+            },
+            Reply::Bulk(b) => Frame3::BlobString {
+                data: b.clone(),
+                attributes: None,
+            },
+            Reply::Verbatim(fmt, b) => Frame3::VerbatimString {
+                data: b.clone(),
+                format: match *fmt {
+                    "mkd" => redis_protocol::resp3::types::VerbatimStringFormat::Markdown,
+                    _ => redis_protocol::resp3::types::VerbatimStringFormat::Text,
+                },
+                attributes: None,
+            },
+            Reply::Nil | Reply::NilArray => Frame3::Null,
+            Reply::Double(d) => Frame3::Double {
+                data: *d,
+                attributes: None,
+            },
+            Reply::Array(items) => Frame3::Array {
+                data: items.iter().map(Reply::to_resp3).collect(),
+                attributes: None,
+            },
+            Reply::Set(items) => Frame3::Set {
+                data: items.iter().map(Reply::to_resp3).collect(),
+                attributes: None,
+            },
+            Reply::Push(items) => Frame3::Push {
+                data: items.iter().map(Reply::to_resp3).collect(),
+                attributes: None,
+            },
+            Reply::Map(pairs) => Frame3::Map {
+                data: pairs.iter().map(|(k, v)| (k.to_resp3(), v.to_resp3())).collect(),
+                attributes: None,
+            },
+        }
+    }
+}
+
+/// Formats a double the way Redis prints one in a RESP2 reply (`%.17g`, trimmed).
+fn format_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    format!("{d}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: Reply, p: Protocol) -> Vec<u8> {
+        r.to_bytes(p).to_vec()
+    }
+
+    #[test]
+    fn resp2_encodings_match_redis() {
+        assert_eq!(enc(Reply::ok(), Protocol::Resp2), b"+OK\r\n");
+        assert_eq!(enc(Reply::err("x"), Protocol::Resp2), b"-ERR x\r\n");
+        assert_eq!(enc(Reply::Nil, Protocol::Resp2), b"$-1\r\n");
+        assert_eq!(enc(Reply::NilArray, Protocol::Resp2), b"*-1\r\n");
+        assert_eq!(enc(Reply::Int(-3), Protocol::Resp2), b":-3\r\n");
+        let map = Reply::Map(vec![(Reply::text("a"), Reply::Int(1))]);
+        assert_eq!(enc(map, Protocol::Resp2), b"*2\r\n$1\r\na\r\n:1\r\n");
+    }
+
+    #[test]
+    fn resp3_encodings_match_redis() {
+        assert_eq!(enc(Reply::Nil, Protocol::Resp3), b"_\r\n");
+        assert_eq!(enc(Reply::NilArray, Protocol::Resp3), b"_\r\n");
+        let map = Reply::Map(vec![(Reply::text("a"), Reply::Int(1))]);
+        assert_eq!(enc(map, Protocol::Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
+        let push = Reply::Push(vec![Reply::text("message")]);
+        assert_eq!(enc(push, Protocol::Resp3), b">1\r\n$7\r\nmessage\r\n");
+    }
+
+    #[test]
+    fn summary_is_short_and_single_line() {
+        let long = Reply::Bulk(Bytes::from(vec![b'x'; 1000]));
+        let s = long.summary();
+        assert!(s.len() <= 123 && !s.contains('\n'));
+    }
+}

@@ -1,0 +1,85 @@
+//! The listening side of a node and its background cron.
+
+use std::io;
+use std::time::Duration;
+
+use crate::log::Role;
+use crate::node::{Shared, lock};
+
+/// Cron period: active expiry runs this often (Redis's `hz 10`).
+const CRON_PERIOD: Duration = Duration::from_millis(100);
+/// Most expired keys one cron tick deletes.
+const EXPIRE_PER_TICK: usize = 20;
+
+/// Binds the node's configured address; port 0 picks a free port, which becomes the node's `port`.
+pub(crate) async fn bind(shared: &Shared) -> io::Result<redsim_net::Listener> {
+    let (net, bind, port) = {
+        let st = lock(shared);
+        (st.net, st.cfg.bind.clone(), st.cfg.port)
+    };
+    let listener = net.bind(&bind, port).await?;
+    if port == 0 {
+        lock(shared).cfg.port = listener.local_addr()?.port();
+    }
+    Ok(listener)
+}
+
+/// Starts the node's cron and replication link, and accepts connections on `listener` forever.
+pub(crate) async fn serve_on(shared: Shared, listener: redsim_net::Listener) -> io::Result<()> {
+    {
+        let mut st = lock(&shared);
+        if st.repl.master.is_some() {
+            crate::replica_link::restart(&mut st);
+        }
+    }
+    tokio::spawn(cron(std::sync::Arc::downgrade(&shared)));
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let local = stream.local_addr().unwrap_or(peer);
+        tokio::spawn(crate::connection::serve_connection(shared.clone(), stream, peer, local));
+    }
+}
+
+async fn cron(weak: std::sync::Weak<std::sync::Mutex<crate::node::State>>) {
+    let mut tick = tokio::time::interval(CRON_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(shared) = weak.upgrade() else { return };
+        let mut st = lock(&shared);
+        let now = st.now_ms();
+        if st.role() == Role::Master {
+            for key in st.ks.expired_keys(now, EXPIRE_PER_TICK) {
+                st.ks.remove(&key, now);
+                st.stats.expired_keys += 1;
+                st.propagate(0, &[b"DEL", &key]);
+            }
+            replication_cron(&mut st, now);
+        }
+    }
+}
+
+/// The master's replication duties: ping replicas every `repl-ping-replica-period`, and drop replicas that
+/// have not acknowledged within `repl-timeout` (a partitioned replica never errors under turmoil).
+fn replication_cron(st: &mut crate::node::State, now: u64) {
+    let has_replicas = st.clients.values().any(|c| c.replica.is_some());
+    let period_ms = st.cfg.repl_ping_replica_period_s as u64 * 1000;
+    if has_replicas && now.saturating_sub(st.repl.last_replica_ping_ms) >= period_ms {
+        st.repl.last_replica_ping_ms = now;
+        st.feed_replicas_args(&[b"PING"]);
+    }
+    let timeout_ms = st.cfg.repl_timeout_s as u64 * 1000;
+    let silent: Vec<u64> = st
+        .clients
+        .values()
+        .filter(|c| {
+            c.replica
+                .as_ref()
+                .is_some_and(|r| now.saturating_sub(r.ack_time_ms) > timeout_ms)
+        })
+        .map(|c| c.id)
+        .collect();
+    for id in silent {
+        st.kill_client(id);
+    }
+}

@@ -1,0 +1,64 @@
+//! The full-resynchronisation payload. Real Redis sends an RDB file; the fake sends its own simple format, since
+//! nothing outside the fakes reads it: a magic line, then one RESP multibulk per key `[key, value, deadline]`
+//! (deadline in Unix ms, empty when none). It travels as `$<len>\r\n<payload>` like an RDB, without a trailing
+//! CRLF.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::keyspace::Keyspace;
+use crate::request::{RequestParser, parse_int};
+
+const MAGIC: &[u8] = b"REDSIM-SNAPSHOT-1\r\n";
+
+/// Serialises a keyspace.
+pub fn encode(ks: &Keyspace) -> Bytes {
+    let mut out = BytesMut::from(MAGIC);
+    for (k, e) in ks.iter() {
+        let deadline = e.expire_at_ms.map(|t| t.to_string()).unwrap_or_default();
+        encode_multibulk(&mut out, &[k.as_ref(), e.value.as_ref(), deadline.as_bytes()]);
+    }
+    out.freeze()
+}
+
+/// Parses a payload made by [`encode`]; `None` if it is not one.
+pub fn decode(payload: &[u8]) -> Option<Keyspace> {
+    let body = payload.strip_prefix(MAGIC)?;
+    let mut buf = BytesMut::from(body);
+    let mut parser = RequestParser::new();
+    let mut ks = Keyspace::new();
+    while !buf.is_empty() {
+        let req = parser.parse(&mut buf, true).ok()??;
+        let [k, v, d] = <[Bytes; 3]>::try_from(req.args).ok()?;
+        let deadline = if d.is_empty() {
+            None
+        } else {
+            Some(parse_int(&d)? as u64)
+        };
+        ks.set(k, v, deadline);
+    }
+    Some(ks)
+}
+
+/// Encodes arguments as a RESP multibulk of bulk strings: the form of requests and of the replication stream.
+pub fn encode_multibulk(out: &mut BytesMut, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut ks = Keyspace::new();
+        ks.set("a".into(), "1".into(), None);
+        ks.set("b\r\n".into(), Bytes::from_static(b"\x00\xff"), Some(123));
+        assert_eq!(decode(&encode(&ks)), Some(ks));
+        assert_eq!(decode(b"garbage"), None);
+    }
+}
