@@ -46,6 +46,7 @@ mod node;
 mod replica_link;
 mod reply;
 mod request;
+mod resp_conn;
 mod server;
 mod snapshot;
 
@@ -56,6 +57,7 @@ pub use log::{ClientKind, ExecLog, LogEntry, Role};
 pub use node::LinkState;
 pub use reply::{Protocol, Reply};
 pub use request::{ProtocolError, Request, RequestParser};
+pub use resp_conn::{RespConn, decode_reply};
 
 use std::io;
 

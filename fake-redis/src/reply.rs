@@ -68,6 +68,31 @@ impl Reply {
         Reply::Bulk(Bytes::copy_from_slice(s.as_ref().as_bytes()))
     }
 
+    /// The text of a bulk, simple or verbatim string (lossy UTF-8), or of an error.
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => Some(String::from_utf8_lossy(b).into_owned()),
+            Reply::Simple(s) | Reply::Error(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// The value of an integer reply.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Reply::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The elements of an array, set or push reply.
+    pub fn as_array(&self) -> Option<&[Reply]> {
+        match self {
+            Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => Some(a),
+            _ => None,
+        }
+    }
+
     /// Whether this reply is an error.
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
