@@ -57,10 +57,10 @@ const fn spec(name: &'static str, arity: i32, flags: u32) -> CommandSpec {
 /// Every supported command.
 pub const COMMANDS: &[CommandSpec] = &[
     // Connection.
-    spec("ping", -1, STALE | PUBSUB_OK),
-    spec("echo", 2, 0),
-    spec("hello", -1, NOAUTH | STALE | LOADING | SKIP_MONITOR),
-    spec("auth", -2, NOAUTH | STALE | LOADING | SKIP_MONITOR | NO_QUEUE),
+    spec("ping", -1, PUBSUB_OK),
+    spec("echo", 2, STALE),
+    spec("hello", -1, NOAUTH | STALE | LOADING),
+    spec("auth", -2, NOAUTH | STALE | LOADING | NO_QUEUE),
     spec("select", 2, LOADING | STALE),
     spec("quit", -1, NOAUTH | STALE | LOADING | PUBSUB_OK | NO_QUEUE),
     spec("reset", 1, NOAUTH | STALE | LOADING | PUBSUB_OK | NO_QUEUE),
@@ -93,11 +93,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     // Server.
     spec("info", -1, STALE | LOADING),
     spec("role", 1, STALE | LOADING),
-    spec("config", -2, STALE | LOADING),
-    spec("monitor", 1, STALE | LOADING),
+    spec("config", -2, STALE | LOADING | SKIP_MONITOR),
+    spec("monitor", 1, STALE | LOADING | SKIP_MONITOR),
     // Replication.
-    spec("replicaof", 3, STALE),
-    spec("slaveof", 3, STALE),
+    spec("replicaof", 3, STALE | SKIP_MONITOR),
+    spec("slaveof", 3, STALE | SKIP_MONITOR),
     spec("replconf", -1, STALE | LOADING | SKIP_MONITOR | NO_MULTI),
     spec("psync", -3, STALE | NO_MULTI | SKIP_MONITOR),
     spec("sync", 1, STALE | NO_MULTI | SKIP_MONITOR),

@@ -177,7 +177,13 @@ impl Config {
             "replica-announced" => self.replica_announced = yes_no(value)?,
             "min-replicas-to-write" => self.min_replicas_to_write = number(value, 0, i32::MAX as i64)? as u32,
             "min-replicas-max-lag" => self.min_replicas_max_lag_s = number(value, 0, i32::MAX as i64)? as u32,
-            "repl-backlog-size" => self.repl_backlog_size = number(value, 1, i64::MAX)? as usize,
+            "repl-backlog-size" => {
+                // Memory settings reject unparsable and negative values with their own message.
+                if parse_memory(value).is_none_or(|n| n < 0) {
+                    return Err(invalid("argument must be a memory value"));
+                }
+                self.repl_backlog_size = number(value, 1, i64::MAX)? as usize;
+            }
             "repl-timeout" => self.repl_timeout_s = number(value, 1, i32::MAX as i64)? as u32,
             "repl-ping-replica-period" => self.repl_ping_replica_period_s = number(value, 1, i32::MAX as i64)? as u32,
             _ => return Err(invalid("unsupported by the fake")),

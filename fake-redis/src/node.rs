@@ -502,6 +502,9 @@ impl State {
                 "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.".into(),
             ));
         }
+        if self.clients[&cid].monitor && (spec.has(command::READONLY) || spec.has(command::WRITE)) {
+            return Outcome::Reply(Reply::err("Replica can't interact with the keyspace"));
+        }
         if self.loading && !spec.has(command::LOADING) {
             self.stat_rejected(spec.name);
             return Outcome::Reply(Reply::Error("LOADING Redis is loading the dataset in memory".into()));
@@ -682,29 +685,35 @@ impl State {
     }
 
     fn feed_monitors(&mut self, cid: u64, spec: &CommandSpec, args: &[Bytes], _now: u64) {
-        if spec.has(command::SKIP_MONITOR) {
+        // Redis hides admin commands from MONITOR (CONFIG, REPLICAOF, CLIENT KILL/LIST) and redacts secrets.
+        let admin_sub = spec.name == "client"
+            && args
+                .get(1)
+                .is_some_and(|a| a.eq_ignore_ascii_case(b"kill") || a.eq_ignore_ascii_case(b"list"));
+        if spec.has(command::SKIP_MONITOR) || admin_sub {
             return;
         }
-        let monitors: Vec<u64> = self
-            .clients
-            .values()
-            .filter(|c| c.monitor && c.id != cid)
-            .map(|c| c.id)
-            .collect();
+        let monitors: Vec<u64> = self.clients.values().filter(|c| c.monitor).map(|c| c.id).collect();
         if monitors.is_empty() {
             return;
         }
         let us = self.net.unix_us();
-        let c = &self.clients[&cid];
-        let who = if c.kind == ClientKind::Master {
-            "lua".to_string()
-        } else {
-            c.addr.clone()
-        };
+        let who = &self.clients[&cid].addr;
         let mut line = format!("+{}.{:06} [0 {}]", us / 1_000_000, us % 1_000_000, who);
-        for a in args {
+        let mut redact_from = if spec.name == "auth" { 1 } else { args.len() };
+        if spec.name == "hello" {
+            redact_from = args
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(b"auth"))
+                .map_or(args.len(), |i| i + 1);
+        }
+        for (i, a) in args.iter().enumerate() {
             line.push(' ');
-            line.push_str(&repr(a));
+            if i >= redact_from && i < redact_from + 2 {
+                line.push_str("\"(redacted)\"");
+            } else {
+                line.push_str(&repr(a));
+            }
         }
         line.push_str("\r\n");
         let bytes = Bytes::from(line);

@@ -158,7 +158,15 @@ async fn session_run(shared: &Shared, host: &str, port: u16, session: &Cancellat
         Ok(Err(e)) => return Err(LinkError::Io(e.to_string())),
         Err(_) => return Err(LinkError::Io("connect timed out".into())),
     };
-    let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local = stream
+        .local_addr()
+        .map(|a| crate::connection::fmt_addr(&a))
+        .unwrap_or_default();
+    // MONITOR and CLIENT LIST show the master by address, as Redis does.
+    let peer = stream
+        .peer_addr()
+        .map(|a| crate::connection::fmt_addr(&a))
+        .unwrap_or_else(|_| format!("{host}:{port}"));
     lock(shared).repl.link = LinkState::Handshake;
     let mut conn = LinkConn {
         stream,
@@ -244,13 +252,7 @@ async fn session_run(shared: &Shared, host: &str, port: u16, session: &Cancellat
         st.repl.link_down_since_ms = None;
         st.repl.has_history = true;
         st.repl.last_io_ms = st.now_ms();
-        let id = st.add_client(
-            format!("{host}:{port}"),
-            local,
-            ClientKind::Master,
-            None,
-            session.clone(),
-        );
+        let id = st.add_client(peer, local, ClientKind::Master, None, session.clone());
         st.repl.master_client = Some(id);
         id
     };

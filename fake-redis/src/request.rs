@@ -128,8 +128,7 @@ impl RequestParser {
                 }
             };
             if buf.len() < len + 2 {
-                // Reserve room for the rest of this argument only: its length was checked above.
-                buf.reserve(len + 2 - buf.len());
+                // Nothing is reserved for the announced length: memory grows only with bytes that arrive.
                 return Ok(None);
             }
             let arg = buf.split_to(len).freeze();
