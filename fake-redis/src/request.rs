@@ -168,10 +168,12 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
 /// Splits an inline command line the way Redis's `sdssplitargs` does: spaces separate arguments, double quotes
 /// allow `\n`, `\xHH` and other escapes, single quotes allow only `\'`. `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    // Redis splits a C string: a NUL byte ends the line.
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut i = 0;
     loop {
-        while i < line.len() && line[i].is_ascii_whitespace() {
+        while i < line.len() && is_space(line[i]) {
             i += 1;
         }
         if i >= line.len() {
@@ -205,7 +207,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     });
                 } else if line[i] == b'"' {
                     // A closing quote must be followed by a space or the end.
-                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < line.len() && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -221,7 +223,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if line[i] == b'\'' {
-                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < line.len() && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -234,7 +236,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    c if is_space(c) => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -244,6 +246,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
         }
         args.push(Bytes::from(cur));
     }
+}
+
+/// C's `isspace`, which Redis uses to split inline commands (Rust's ASCII whitespace lacks `\x0b`).
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 fn find_crlf(buf: &[u8]) -> Option<usize> {
@@ -340,6 +347,13 @@ mod tests {
             p.parse(&mut buf, false).unwrap_err().0,
             "Protocol error: unauthenticated multibulk length"
         );
+    }
+
+    #[test]
+    fn inline_lines_end_at_nul_and_split_on_any_whitespace() {
+        assert_eq!(split_args(b"PI\0NG x").unwrap(), vec![Bytes::from("PI")]);
+        assert_eq!(split_args(b"a\x0bb\x0cc").unwrap().len(), 3);
+        assert_eq!(split_args(b"\0").unwrap(), Vec::<Bytes>::new());
     }
 
     #[test]

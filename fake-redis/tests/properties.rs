@@ -1,0 +1,249 @@
+//! Properties of the fake over generated inputs, each case a fresh turmoil simulation:
+//! - replication converges: after any sequence of writes on the master (with replication links killed along the
+//!   way), every replica's keyspace and offset equal the master's once the cluster is quiet;
+//! - no input breaks a node: random and mutated bytes get valid RESP back (or a closed connection), and the node
+//!   still answers afterwards.
+//!
+//! `PROPTEST_CASES` raises the number of cases (default 24 each).
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use common::*;
+use proptest::prelude::*;
+use redsim_fake_redis::{ExecLog, Reply, RespConn};
+use redsim_net::Net;
+use tokio::time::sleep;
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24)
+}
+
+/// One step of a generated workload.
+#[derive(Debug, Clone)]
+enum Op {
+    /// A write (or read) command on the master.
+    Cmd(Vec<String>),
+    /// A MULTI ... EXEC block on the master.
+    Tx(Vec<Vec<String>>),
+    /// `CLIENT KILL TYPE master` on a replica: its link drops and it resynchronises.
+    KillLink(usize),
+    /// Let simulated time pass.
+    Pause(u64),
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["a", "b", "c", "d", "counter"]).prop_map(String::from)
+}
+
+fn write_cmd() -> impl Strategy<Value = Vec<String>> {
+    let value = "[a-z0-9]{0,8}";
+    prop_oneof![
+        4 => (key(), value).prop_map(|(k, v)| vec!["SET".into(), k, v]),
+        2 => (key(), value, 1u64..3000).prop_map(|(k, v, ms)| vec!["SET".into(), k, v, "PX".into(), ms.to_string()]),
+        1 => (key(), value).prop_map(|(k, v)| vec!["SET".into(), k, v, "NX".into()]),
+        1 => (key(), value).prop_map(|(k, v)| vec!["SET".into(), k, v, "KEEPTTL".into()]),
+        2 => key().prop_map(|k| vec!["DEL".into(), k]),
+        2 => Just(vec!["INCR".into(), "counter".into()]),
+        1 => (key(), -5i64..5).prop_map(|(k, n)| vec!["INCRBY".into(), k, n.to_string()]),
+        2 => (key(), value).prop_map(|(k, v)| vec!["APPEND".into(), k, v]),
+        1 => (key(), 1u64..3000).prop_map(|(k, ms)| vec!["PEXPIRE".into(), k, ms.to_string()]),
+        1 => key().prop_map(|k| vec!["PERSIST".into(), k]),
+        1 => key().prop_map(|k| vec!["GETDEL".into(), k]),
+        1 => (key(), value, key(), value).prop_map(|(k1, v1, k2, v2)| vec!["MSET".into(), k1, v1, k2, v2]),
+        1 => key().prop_map(|k| vec!["GET".into(), k]),
+        1 => (key(), "[a-z]{1,4}").prop_map(|(c, m)| vec!["PUBLISH".into(), c, m]),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => write_cmd().prop_map(Op::Cmd),
+        2 => prop::collection::vec(write_cmd(), 1..4).prop_map(Op::Tx),
+        1 => (0usize..2).prop_map(Op::KillLink),
+        2 => (1u64..1500).prop_map(Op::Pause),
+        1 => Just(Op::Cmd(vec!["FLUSHALL".into()])),
+    ]
+}
+
+fn run_workload(seed: u64, ops: Vec<Op>) -> Result<(), String> {
+    let log = ExecLog::new();
+    let mut sim = sim(seed, Duration::from_millis(2), Duration::from_secs(120));
+    let slots = cluster(&mut sim, 2, &log);
+    let (s, failure) = (slots.clone(), std::rc::Rc::new(std::cell::RefCell::new(None::<String>)));
+    let f = failure.clone();
+    sim.client("app", async move {
+        for r in ["replica-1", "replica-2"] {
+            assert!(wait_for(r, "master_link_status", "up", Duration::from_secs(10)).await);
+        }
+        let mut m = connect("master").await;
+        for op in ops {
+            match op {
+                Op::Cmd(args) => {
+                    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                    m.call(&a).await?;
+                }
+                Op::Tx(cmds) => {
+                    m.call(&["MULTI"]).await?;
+                    for args in &cmds {
+                        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                        m.call(&a).await?;
+                    }
+                    m.call(&["EXEC"]).await?;
+                }
+                Op::KillLink(i) => {
+                    let mut r = connect(&format!("replica-{}", i + 1)).await;
+                    r.call(&["CLIENT", "KILL", "TYPE", "master"]).await?;
+                }
+                Op::Pause(ms) => sleep(Duration::from_millis(ms)).await,
+            }
+        }
+        // Quiescence: links re-established, the last writes streamed and acknowledged, expiries propagated.
+        sleep(Duration::from_secs(4)).await;
+        let master = s[0].get();
+        for r in &s[1..] {
+            let r = r.get();
+            if r.live_data() != master.live_data() || r.repl_offset() != master.repl_offset() {
+                *f.borrow_mut() = Some(format!(
+                    "{} diverged: offset {} vs master {}\n replica {:?}\n master  {:?}",
+                    r.name(),
+                    r.repl_offset(),
+                    master.repl_offset(),
+                    r.live_data(),
+                    master.live_data()
+                ));
+            }
+        }
+        Ok(())
+    });
+    sim.run().map_err(|e| e.to_string())?;
+    match failure.borrow_mut().take() {
+        Some(msg) => Err(msg),
+        None => Ok(()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn replicas_converge_to_the_master(seed in any::<u64>(), ops in prop::collection::vec(op(), 1..40)) {
+        if let Err(e) = run_workload(seed, ops) {
+            return Err(TestCaseError::fail(e));
+        }
+    }
+}
+
+/// Valid requests that mutations start from.
+const SEEDS: &[&[u8]] = &[
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+    b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+    b"*1\r\n$4\r\nPING\r\n",
+    b"PING\r\n",
+    b"set a \"b c\"\r\n",
+    b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n",
+    b"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$1\r\nx\r\n",
+    b"*1\r\n$5\r\nMULTI\r\n*1\r\n$4\r\nEXEC\r\n",
+    b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$17\r\nrepl-backlog-size\r\n$3\r\n1mb\r\n",
+];
+
+fn input() -> impl Strategy<Value = Vec<u8>> {
+    let mutated = (
+        prop::sample::select(SEEDS),
+        prop::collection::vec((any::<usize>(), any::<u8>(), 0u8..4), 0..6),
+    )
+        .prop_map(|(seed, edits)| {
+            let mut b = seed.to_vec();
+            for (pos, byte, kind) in edits {
+                let i = if b.is_empty() { 0 } else { pos % b.len() };
+                match kind {
+                    0 if !b.is_empty() => b[i] = byte,
+                    1 => b.insert(i.min(b.len()), byte),
+                    2 if !b.is_empty() => {
+                        b.remove(i);
+                    }
+                    _ => b.truncate(i),
+                }
+            }
+            b
+        });
+    prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..200),
+        1 => prop::collection::vec(prop::sample::select(b"*$:+-\r\n0123456789 abcPINGSET\"'\\".to_vec()), 0..120),
+        3 => prop::collection::vec(mutated, 1..4).prop_map(|v| v.concat()),
+    ]
+}
+
+/// Whether `bytes` is a sequence of complete, valid RESP replies (RESP2, or RESP3 after a HELLO 3 slipped in).
+fn valid_resp_stream(mut bytes: &[u8]) -> Result<(), String> {
+    while !bytes.is_empty() {
+        let n = match redis_protocol::resp2::decode::decode(bytes) {
+            Ok(Some((_, n))) => n,
+            _ => match redis_protocol::resp3::decode::complete::decode(bytes) {
+                Ok(Some((_, n))) => n,
+                other => {
+                    return Err(format!(
+                        "invalid or incomplete reply {:?}: {other:?}",
+                        String::from_utf8_lossy(bytes)
+                    ));
+                }
+            },
+        };
+        bytes = &bytes[n..];
+    }
+    Ok(())
+}
+
+fn run_fuzz(seed: u64, input: Vec<u8>) -> Result<(), String> {
+    let mut sim = sim(seed, Duration::from_millis(1), Duration::from_secs(30));
+    add_node(&mut sim, config("master", None, 1), &ExecLog::new());
+    let failure = std::rc::Rc::new(std::cell::RefCell::new(None::<String>));
+    let f = failure.clone();
+    sim.client("fuzzer", async move {
+        let mut stream = Net::Turmoil.connect("master", PORT).await?;
+        let mut received = BytesMut::new();
+        {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            stream.write_all(&input).await?;
+            // Read until the node closes the connection or stays quiet for a second.
+            while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), stream.read_buf(&mut received)).await {
+                if n == 0 || received.len() > 1 << 20 {
+                    break;
+                }
+            }
+        }
+        // A node blocked on WAIT or waiting for more input holds only this connection: trim a trailing partial
+        // reply only if the node is still reading (nothing after the last complete frame was cut by a close).
+        if let Err(e) = valid_resp_stream(&received) {
+            *f.borrow_mut() = Some(e);
+        }
+        let mut probe = RespConn::connect(Net::Turmoil, "master", PORT, Duration::from_secs(2)).await?;
+        match probe.call(&["PING"]).await {
+            Ok(r) if r == Reply::Simple("PONG".into()) || r.is_error() => {}
+            other => *f.borrow_mut() = Some(format!("node no longer answers: {other:?}")),
+        }
+        Ok(())
+    });
+    sim.run()
+        .map_err(|e| format!("simulation failed (a panic in the node?): {e}"))?;
+    match failure.borrow_mut().take() {
+        Some(msg) => Err(msg),
+        None => Ok(()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases() * 4))]
+
+    #[test]
+    fn no_input_breaks_a_node(seed in any::<u64>(), input in input()) {
+        if let Err(e) = run_fuzz(seed, input) {
+            return Err(TestCaseError::fail(e));
+        }
+    }
+}
