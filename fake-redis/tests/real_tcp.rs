@@ -1,0 +1,115 @@
+//! The same node code on real TCP (`Net::Tokio`): replication between two in-process nodes on loopback, and the
+//! standalone `fake-redis` binary answering a client.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use redsim_fake_redis::{Config, ExecLog, Node, Reply, RespConn};
+use redsim_net::Net;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn start(cfg: Config, log: &ExecLog) -> Node {
+    let node = Node::new(Net::Tokio, cfg, log.clone());
+    let listener = node.bind().await.expect("bind loopback");
+    let n = node.clone();
+    tokio::spawn(async move { n.serve_on(listener).await });
+    node
+}
+
+#[test]
+fn replication_works_on_real_tcp() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let log = ExecLog::new();
+        let base = Config {
+            port: 0,
+            bind: "127.0.0.1".into(),
+            ..Config::default()
+        };
+        let master = start(
+            Config {
+                name: "m".into(),
+                ..base.clone()
+            },
+            &log,
+        )
+        .await;
+        let replica = start(
+            Config {
+                name: "r".into(),
+                replicaof: Some(("127.0.0.1".into(), master.port())),
+                seed: 2,
+                ..base
+            },
+            &log,
+        )
+        .await;
+        let mut m = RespConn::connect(Net::Tokio, "127.0.0.1", master.port(), TIMEOUT)
+            .await
+            .unwrap();
+        let mut r = RespConn::connect(Net::Tokio, "127.0.0.1", replica.port(), TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(m.call(&["SET", "k", "v"]).await.unwrap(), Reply::ok());
+        assert_eq!(m.call(&["WAIT", "1", "5000"]).await.unwrap(), Reply::Int(1));
+        assert_eq!(r.call(&["GET", "k"]).await.unwrap(), Reply::text("v"));
+        let e = r.call(&["SET", "k", "x"]).await.unwrap();
+        assert_eq!(
+            e,
+            Reply::Error("READONLY You can't write against a read only replica.".into())
+        );
+        assert_eq!(replica.live_data(), master.live_data());
+    });
+}
+
+#[test]
+fn the_standalone_binary_serves_redis_clients() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-redis"))
+        .args(["--port", "0", "--name", "standalone"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fake-redis");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "fake-redis standalone listening on 127.0.0.1:PORT"
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect(&line);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = rt.block_on(async {
+        let mut c = RespConn::connect(Net::Tokio, "127.0.0.1", port, TIMEOUT).await?;
+        let pong = c.call_raw(b"PING\r\n").await?;
+        let set = c.call(&["SET", "a", "1"]).await?;
+        let role = c.call(&["ROLE"]).await?;
+        std::io::Result::Ok((pong, set, role))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (pong, set, role) = result.unwrap();
+    assert_eq!(&pong[..], b"+PONG\r\n");
+    assert_eq!(set, Reply::ok());
+    assert_eq!(role.as_array().unwrap()[0], Reply::text("master"));
+}
+
+#[test]
+fn the_binary_rejects_bad_arguments_with_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fake-redis"))
+        .args(["--port", "seventy"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'seventy' is not a port number"));
+}
