@@ -388,7 +388,7 @@ fn expiry_runs_on_simulated_time_and_replicates_as_absolute_deadlines() -> turmo
     let mut sim = sim(23, Duration::from_millis(1), Duration::from_secs(60));
     cluster(&mut sim, 1, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", Duration::from_secs(10)).await);
+        links_up(1).await;
         let mut m = connect("master").await;
         let mut r = connect("replica-1").await;
         m.call(&["SET", "short", "v", "PX", "500"]).await?;
@@ -434,7 +434,7 @@ fn pubsub_delivers_in_resp2_and_resp3_and_through_replication() -> turmoil::Resu
     let mut sim = sim(24, Duration::from_millis(1), Duration::from_secs(60));
     cluster(&mut sim, 1, &ExecLog::new());
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", Duration::from_secs(10)).await);
+        links_up(1).await;
         let mut sub = connect("master").await;
         let mut psub = connect("master").await;
         let mut sub3 = connect("master").await;
@@ -474,7 +474,7 @@ fn monitor_shows_commands_in_redis_format() -> turmoil::Result {
     let mut sim = sim(25, Duration::from_millis(1), Duration::from_secs(60));
     cluster(&mut sim, 1, &ExecLog::new());
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", Duration::from_secs(10)).await);
+        links_up(1).await;
         let mut mon = connect("master").await;
         let mut rmon = connect("replica-1").await;
         assert_eq!(&mon.call_raw(b"MONITOR\r\n").await?[..], b"+OK\r\n");

@@ -78,9 +78,7 @@ fn run_workload(seed: u64, ops: Vec<Op>) -> Result<(), String> {
     let (s, failure) = (slots.clone(), std::rc::Rc::new(std::cell::RefCell::new(None::<String>)));
     let f = failure.clone();
     sim.client("app", async move {
-        for r in ["replica-1", "replica-2"] {
-            assert!(wait_for(r, "master_link_status", "up", Duration::from_secs(10)).await);
-        }
+        links_up(2).await;
         let mut m = connect("master").await;
         for op in ops {
             match op {

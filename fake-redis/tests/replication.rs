@@ -19,8 +19,7 @@ fn a_write_reaches_both_replicas_with_a_visible_lag() -> turmoil::Result {
     sim.set_link_latency("master", "replica-1", Duration::from_millis(100));
     sim.set_link_latency("master", "replica-2", Duration::from_millis(200));
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
-        assert!(wait_for("replica-2", "master_link_status", "up", 10 * SEC).await);
+        links_up(2).await;
         let mut m = connect("master").await;
         let mut r1 = connect("replica-1").await;
         let mut r2 = connect("replica-2").await;
@@ -57,7 +56,7 @@ fn replicas_refuse_writes_and_serve_reads() -> turmoil::Result {
     let mut sim = sim(2, Duration::from_millis(1), Duration::from_secs(30));
     cluster(&mut sim, 1, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
+        links_up(1).await;
         let mut m = connect("master").await;
         let mut r = connect("replica-1").await;
         m.call(&["SET", "k", "v"]).await?;
@@ -88,8 +87,7 @@ fn role_and_info_follow_replicaof_no_one_and_repointing() -> turmoil::Result {
     let mut sim = sim(3, Duration::from_millis(1), Duration::from_secs(60));
     cluster(&mut sim, 2, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
-        assert!(wait_for("replica-2", "master_link_status", "up", 10 * SEC).await);
+        links_up(2).await;
         let mut m = connect("master").await;
         let mut r1 = connect("replica-1").await;
         let mut r2 = connect("replica-2").await;
@@ -167,8 +165,7 @@ fn client_kill_type_normal_inside_multi_exec_drops_exactly_the_normal_clients() 
     let mut sim = sim(4, Duration::from_millis(1), Duration::from_secs(30));
     cluster(&mut sim, 2, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
-        assert!(wait_for("replica-2", "master_link_status", "up", 10 * SEC).await);
+        links_up(2).await;
         let mut admin = connect("master").await;
         let mut a = connect("master").await;
         let mut b = connect("master").await;
@@ -205,7 +202,7 @@ fn sentinel_style_reconfiguration_disconnects_clients_and_changes_role() -> turm
     let mut sim = sim(5, Duration::from_millis(1), Duration::from_secs(30));
     cluster(&mut sim, 1, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
+        links_up(1).await;
         let mut sentinel = connect("replica-1").await;
         let mut reader = connect("replica-1").await;
         let mut sub = connect("replica-1").await;
@@ -245,7 +242,7 @@ fn short_partition_continues_from_the_backlog() -> turmoil::Result {
     cfg.repl_ping_replica_period_s = 1;
     let replica = add_node(&mut sim, cfg, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
+        links_up(1).await;
         let mut m = connect("master").await;
         for i in 0..10 {
             m.call(&["SET", &format!("k{i}"), "before"]).await?;
@@ -289,7 +286,7 @@ fn long_partition_needs_a_full_resync() -> turmoil::Result {
     cfg.repl_ping_replica_period_s = 1;
     let replica = add_node(&mut sim, cfg, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
+        links_up(1).await;
         let mut m = connect("master").await;
         turmoil::partition("master", "replica-1");
         // More than the 1 KiB backlog is written while the replica is away.
@@ -318,8 +315,7 @@ fn a_crashed_master_shows_link_down_on_replicas() -> turmoil::Result {
     let mut sim = sim(8, Duration::from_millis(1), Duration::from_secs(30));
     cluster(&mut sim, 2, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
-        assert!(wait_for("replica-2", "master_link_status", "up", 10 * SEC).await);
+        links_up(2).await;
         // The master crashes at 3 s (below); both replicas see their link drop within a latency.
         let now = turmoil::sim_elapsed().unwrap_or_default();
         sleep(Duration::from_millis(3100).saturating_sub(now)).await;
@@ -363,7 +359,7 @@ fn masterdown_when_stale_data_is_not_served() -> turmoil::Result {
     let mut sim = sim(9, Duration::from_millis(1), Duration::from_secs(30));
     cluster(&mut sim, 1, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
+        links_up(1).await;
         let mut r = connect("replica-1").await;
         r.call(&["CONFIG", "SET", "replica-serve-stale-data", "no"]).await?;
         assert_eq!(r.call(&["GET", "k"]).await?, Reply::Nil, "link up: reads served");
@@ -393,8 +389,7 @@ fn wait_and_min_replicas_use_acknowledgements() -> turmoil::Result {
     let mut sim = sim(10, Duration::from_millis(1), Duration::from_secs(60));
     cluster(&mut sim, 2, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
-        assert!(wait_for("replica-2", "master_link_status", "up", 10 * SEC).await);
+        links_up(2).await;
         let mut m = connect("master").await;
         m.call(&["SET", "k", "v"]).await?;
         let started = tokio::time::Instant::now();
@@ -448,7 +443,7 @@ fn replication_with_requirepass_and_masterauth() -> turmoil::Result {
     cfg.masterauth = Some("s3cret".into());
     add_node(&mut sim, cfg, &log);
     sim.client("app", async move {
-        assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
+        links_up(1).await;
         let mut m = connect("master").await;
         assert_eq!(
             m.call(&["SET", "k", "v"]).await?,

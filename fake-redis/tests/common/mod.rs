@@ -109,6 +109,17 @@ pub async fn wait_for(host: &str, field: &str, value: &str, within: Duration) ->
     false
 }
 
+/// Waits until `replica-1` ..= `replica-n` report their master link up; panics after 10 s.
+pub async fn links_up(n: usize) {
+    for i in 1..=n {
+        let host = format!("replica-{i}");
+        assert!(
+            wait_for(&host, "master_link_status", "up", Duration::from_secs(10)).await,
+            "{host}: link never up"
+        );
+    }
+}
+
 pub fn bulk(s: &str) -> Reply {
     Reply::text(s)
 }
