@@ -25,6 +25,8 @@ pub struct Config {
     pub replica_serve_stale_data: bool,
     /// `replica-announced`: whether Sentinel lists this replica.
     pub replica_announced: bool,
+    /// `maxclients`: connections beyond this are refused with `-ERR max number of clients reached`.
+    pub maxclients: usize,
     /// `min-replicas-to-write`.
     pub min_replicas_to_write: u32,
     /// `min-replicas-max-lag`, in seconds.
@@ -35,6 +37,9 @@ pub struct Config {
     pub repl_timeout_s: u32,
     /// `repl-ping-replica-period`, in seconds.
     pub repl_ping_replica_period_s: u32,
+    /// How long loading a full-resync snapshot takes, in milliseconds; meanwhile the replica answers `-LOADING`
+    /// (Redis loads an RDB at some hundreds of MB/s; set this to model large datasets). Not a Redis setting.
+    pub loading_ms: u64,
     /// Seed for this node's random choices (run id, replication ids). Derive it from the simulation seed.
     pub seed: u64,
     /// Most entries the execution log keeps for this node before it counts drops instead.
@@ -54,11 +59,13 @@ impl Default for Config {
             replica_read_only: true,
             replica_serve_stale_data: true,
             replica_announced: true,
+            maxclients: 10000,
             min_replicas_to_write: 0,
             min_replicas_max_lag_s: 10,
             repl_backlog_size: 1024 * 1024,
             repl_timeout_s: 60,
             repl_ping_replica_period_s: 10,
+            loading_ms: 0,
             seed: 0,
             log_limit: 1_000_000,
         }
@@ -76,6 +83,7 @@ const PARAMS: &[(&str, &[&str])] = &[
     ("replica-read-only", &["slave-read-only"]),
     ("replica-serve-stale-data", &["slave-serve-stale-data"]),
     ("replica-announced", &[]),
+    ("maxclients", &[]),
     ("min-replicas-to-write", &["min-slaves-to-write"]),
     ("min-replicas-max-lag", &["min-slaves-max-lag"]),
     ("repl-backlog-size", &[]),
@@ -114,6 +122,7 @@ impl Config {
             "replica-read-only" => yes(self.replica_read_only),
             "replica-serve-stale-data" => yes(self.replica_serve_stale_data),
             "replica-announced" => yes(self.replica_announced),
+            "maxclients" => self.maxclients.to_string(),
             "min-replicas-to-write" => self.min_replicas_to_write.to_string(),
             "min-replicas-max-lag" => self.min_replicas_max_lag_s.to_string(),
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
@@ -175,6 +184,7 @@ impl Config {
             "replica-read-only" => self.replica_read_only = yes_no(value)?,
             "replica-serve-stale-data" => self.replica_serve_stale_data = yes_no(value)?,
             "replica-announced" => self.replica_announced = yes_no(value)?,
+            "maxclients" => self.maxclients = number(value, 1, i32::MAX as i64)? as usize,
             "min-replicas-to-write" => self.min_replicas_to_write = number(value, 0, i32::MAX as i64)? as u32,
             "min-replicas-max-lag" => self.min_replicas_max_lag_s = number(value, 0, i32::MAX as i64)? as u32,
             "repl-backlog-size" => {

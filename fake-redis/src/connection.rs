@@ -30,6 +30,21 @@ pub(crate) fn fmt_addr(a: &SocketAddr) -> String {
 
 /// Serves one accepted connection until the peer leaves, the client is killed, or an error occurs.
 pub(crate) async fn serve_connection(shared: Shared, stream: redsim_net::Stream, peer: SocketAddr, local: SocketAddr) {
+    let full = {
+        let mut st = lock(&shared);
+        let full = st.clients.len() >= st.cfg.maxclients;
+        st.stats.rejected_connections += u64::from(full);
+        full
+    };
+    if full {
+        let mut stream = stream;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+            let _ = stream.shutdown().await;
+        })
+        .await;
+        return;
+    }
     let (push, mut rx, queued) = PushSender::new();
     let cancel = CancellationToken::new();
     let id = lock(&shared).add_client(

@@ -39,6 +39,7 @@ pub(crate) fn restart(st: &mut State) {
 
 /// Stops the link task and forgets the `master` client.
 pub(crate) fn stop(st: &mut State) {
+    st.loading = false;
     if let Some(t) = st.repl.link_cancel.take() {
         t.cancel();
     }
@@ -73,6 +74,7 @@ async fn run(shared: Shared, host: String, port: u16, link: CancellationToken) {
 }
 
 fn mark_down(st: &mut State) {
+    st.loading = false;
     if st.repl.link == LinkState::Connected {
         st.repl.link_down_since_ms = Some(st.now_ms());
     }
@@ -220,14 +222,27 @@ async fn session_run(shared: &Shared, host: &str, port: u16, session: &Cancellat
             let payload = conn.read_exact(len as usize).await?;
             let ks = crate::snapshot::decode(&payload)
                 .ok_or_else(|| LinkError::Protocol("unreadable snapshot from master".into()))?;
-            let mut st = lock(shared);
-            st.ks = ks;
-            st.repl.replid = id;
-            st.repl.replid2 = "0".repeat(40);
-            st.repl.second_offset = -1;
-            st.repl.backlog = Some(Backlog::new(st.cfg.repl_backlog_size, offset));
-            st.repl.offset = offset;
-            disconnect_replicas(&mut st);
+            let loading_ms = {
+                let mut st = lock(shared);
+                st.ks = ks;
+                st.repl.replid = id;
+                st.repl.replid2 = "0".repeat(40);
+                st.repl.second_offset = -1;
+                st.repl.backlog = Some(Backlog::new(st.cfg.repl_backlog_size, offset));
+                st.repl.offset = offset;
+                disconnect_replicas(&mut st);
+                st.loading = st.cfg.loading_ms > 0;
+                st.cfg.loading_ms
+            };
+            if loading_ms > 0 {
+                // The master's stream waits in the socket meanwhile, as it does while Redis loads an RDB.
+                tokio::select! {
+                    biased;
+                    _ = session.cancelled() => return Err(LinkError::Io("link killed while loading".into())),
+                    _ = sleep(Duration::from_millis(loading_ms)) => {}
+                }
+                lock(shared).loading = false;
+            }
         }
         Some("+CONTINUE") => {
             let mut st = lock(shared);

@@ -514,3 +514,32 @@ fn monitor_shows_commands_in_redis_format() -> turmoil::Result {
     });
     sim.run()
 }
+
+#[test]
+fn connections_beyond_maxclients_are_refused() -> turmoil::Result {
+    let mut sim = sim(26, Duration::from_millis(1), Duration::from_secs(30));
+    let mut cfg = config("master", None, 1);
+    cfg.maxclients = 2;
+    add_node(&mut sim, cfg, &ExecLog::new());
+    sim.client("app", async move {
+        let mut a = connect("master").await;
+        let mut b = connect("master").await;
+        a.call(&["PING"]).await?;
+        b.call(&["PING"]).await?;
+        let mut c = connect("master").await;
+        assert_eq!(&c.read_raw().await?[..], b"-ERR max number of clients reached\r\n");
+        assert!(c.read_raw().await.is_err(), "closed after the error");
+        drop(b);
+        sleep(Duration::from_millis(10)).await;
+        let mut d = connect("master").await;
+        assert_eq!(
+            &d.call_raw(b"PING\r\n").await?[..],
+            b"+PONG\r\n",
+            "a freed slot is reusable"
+        );
+        let stats = a.call(&["INFO", "stats"]).await?;
+        assert_eq!(info_field(&stats, "rejected_connections").as_deref(), Some("1"));
+        Ok(())
+    });
+    sim.run()
+}

@@ -462,3 +462,34 @@ fn replication_with_requirepass_and_masterauth() -> turmoil::Result {
     });
     sim.run()
 }
+
+#[test]
+fn a_replica_answers_loading_while_it_loads_a_full_resync() -> turmoil::Result {
+    let log = ExecLog::new();
+    let mut sim = sim(12, Duration::from_millis(1), Duration::from_secs(30));
+    add_node(&mut sim, config("master", None, 1), &log);
+    let mut cfg = config("replica-1", Some("master"), 2);
+    cfg.loading_ms = 500;
+    add_node(&mut sim, cfg, &log);
+    sim.client("app", async move {
+        let mut r = connect("replica-1").await;
+        let mut saw_loading = false;
+        let mut saw_info_loading = false;
+        while turmoil::sim_elapsed().unwrap_or_default() < Duration::from_millis(400) {
+            if let Reply::Error(e) = r.call(&["GET", "k"]).await? {
+                assert_eq!(e, "LOADING Redis is loading the dataset in memory");
+                saw_loading = true;
+                let info = r.call(&["INFO", "persistence"]).await?;
+                saw_info_loading |= info_field(&info, "loading").as_deref() == Some("1");
+            }
+            sleep(Duration::from_millis(20)).await;
+        }
+        assert!(saw_loading && saw_info_loading);
+        sleep(Duration::from_millis(400)).await;
+        assert_eq!(r.call(&["GET", "k"]).await?, Reply::Nil, "loaded");
+        let role = r.call(&["ROLE"]).await?;
+        assert_eq!(role.as_array().unwrap()[3], bulk("connected"));
+        Ok(())
+    });
+    sim.run()
+}
