@@ -127,6 +127,11 @@ impl Node {
         lock(&self.shared).repl.link
     }
 
+    /// Why its link to its master last broke, if it ever did.
+    pub fn last_link_error(&self) -> Option<String> {
+        lock(&self.shared).repl.last_link_error.clone()
+    }
+
     /// Its replication offset (`master_repl_offset`).
     pub fn repl_offset(&self) -> u64 {
         lock(&self.shared).repl.offset()

@@ -167,6 +167,8 @@ pub(crate) struct Repl {
     /// Client id of the link's `master` client while connected.
     pub master_client: Option<u64>,
     pub last_replica_ping_ms: u64,
+    /// Why the link to the master last broke (for timelines and debugging; not shown by INFO).
+    pub last_link_error: Option<String>,
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
@@ -289,6 +291,7 @@ impl State {
                     link_cancel: None,
                     master_client: None,
                     last_replica_ping_ms: now,
+                    last_link_error: None,
                     sync_full: 0,
                     sync_partial_ok: 0,
                     sync_partial_err: 0,
@@ -519,7 +522,7 @@ impl State {
             }
             return Outcome::Reply(Reply::Simple("QUEUED".into()));
         }
-        self.feed_monitors(cid, spec, args, now);
+        self.feed_monitors(cid, spec, args);
         let outcome = self.run(cid, spec, args, now);
         let stat = self.stats.commands.entry(stat_name(spec, args)).or_default();
         stat.calls += 1;
@@ -684,7 +687,7 @@ impl State {
         }
     }
 
-    fn feed_monitors(&mut self, cid: u64, spec: &CommandSpec, args: &[Bytes], _now: u64) {
+    fn feed_monitors(&mut self, cid: u64, spec: &CommandSpec, args: &[Bytes]) {
         // Redis hides admin commands from MONITOR (CONFIG, REPLICAOF, CLIENT KILL/LIST) and redacts secrets.
         let admin_sub = spec.name == "client"
             && args

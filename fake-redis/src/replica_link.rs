@@ -63,7 +63,9 @@ async fn run(shared: Shared, host: String, port: u16, link: CancellationToken) {
                 return;
             }
             mark_down(&mut st);
-            let _ = outcome;
+            if let Err(e) = outcome {
+                st.repl.last_link_error = Some(e.to_string());
+            }
         }
         tokio::select! {
             biased;

@@ -241,6 +241,7 @@ fn short_partition_continues_from_the_backlog() -> turmoil::Result {
     let mut cfg = config("replica-1", Some("master"), 2);
     cfg.repl_ping_replica_period_s = 1;
     let replica = add_node(&mut sim, cfg, &log);
+    let probe = replica.clone();
     sim.client("app", async move {
         links_up(1).await;
         let mut m = connect("master").await;
@@ -257,6 +258,8 @@ fn short_partition_continues_from_the_backlog() -> turmoil::Result {
         // redials, and continues from the backlog.
         assert!(wait_for("replica-1", "master_link_status", "down", 10 * SEC).await);
         assert!(wait_for("replica-1", "master_link_status", "up", 10 * SEC).await);
+        let why = probe.get().last_link_error().unwrap_or_default();
+        assert!(why.contains("no data from master"), "{why}");
         let stats = m.call(&["INFO", "stats"]).await?;
         assert_eq!(info_field(&stats, "sync_partial_ok").as_deref(), Some("1"));
         assert_eq!(

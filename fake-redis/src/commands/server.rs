@@ -32,7 +32,7 @@ pub(crate) fn info(st: &mut State, args: &[Bytes]) -> Reply {
         wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
     } else if wanted.iter().any(|w| w == "all" || w == "everything") {
         wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
-        wanted.insert(wanted.len() - 2, "commandstats".into());
+        wanted.push("commandstats".into());
     }
     let mut sections = Vec::new();
     for s in DEFAULT_SECTIONS.iter().copied().chain(["commandstats"]) {
