@@ -1,6 +1,6 @@
 //! Node settings: what `redis.conf` and `CONFIG GET/SET` cover, for the settings the fake supports.
 
-use crate::keyspace::glob_match;
+use redsim_resp::glob_match;
 
 /// A data node's configuration. Field names follow Redis's settings, units last.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,175 +1,79 @@
-//! One client connection: read requests, run them, write replies, and forward pushes (Pub/Sub messages,
-//! MONITOR lines, the replication stream) queued for it by other connections.
+//! How the shared RESP connection loop (`redsim_resp::serve_connection`) talks to a data node.
 
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::Bytes;
+use redsim_resp::{Handler, NewConnection, Outcome as Wire, Protocol, Reply, fmt_addr};
 use tokio::time::{Instant, sleep_until};
-use tokio_util::sync::CancellationToken;
 
 use crate::log::ClientKind;
-use crate::node::{Outcome, PushSender, Shared, lock};
-use crate::reply::Reply;
-use crate::request::RequestParser;
+use crate::node::{Outcome, Shared, lock};
 
-/// `client-query-buffer-limit`: a client whose unparsed input grows past this is disconnected.
-pub const QUERY_BUFFER_LIMIT_BYTES: usize = 1 << 30;
+/// A data node as a connection handler.
+pub(crate) struct NodeHandler(pub Shared);
 
-enum Next {
-    Continue,
-    Close,
-}
-
-/// Formats an address the way Redis prints it in CLIENT LIST and MONITOR (`ip:port`).
-pub(crate) fn fmt_addr(a: &SocketAddr) -> String {
-    format!("{}:{}", a.ip(), a.port())
-}
-
-/// Serves one accepted connection until the peer leaves, the client is killed, or an error occurs.
-pub(crate) async fn serve_connection(shared: Shared, stream: redsim_net::Stream, peer: SocketAddr, local: SocketAddr) {
-    let full = {
-        let mut st = lock(&shared);
-        let full = st.clients.len() >= st.cfg.maxclients;
-        st.stats.rejected_connections += u64::from(full);
-        full
-    };
-    if full {
-        let mut stream = stream;
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
-            let _ = stream.shutdown().await;
-        })
-        .await;
-        return;
-    }
-    let (push, mut rx, queued) = PushSender::new();
-    let cancel = CancellationToken::new();
-    let id = lock(&shared).add_client(
-        fmt_addr(&peer),
-        fmt_addr(&local),
-        ClientKind::Normal,
-        Some(push),
-        cancel.clone(),
-    );
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut buf = BytesMut::with_capacity(4096);
-    let mut parser = RequestParser::new();
-    loop {
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break,
-            Some(bytes) = rx.recv() => {
-                queued.fetch_sub(bytes.len(), Ordering::Relaxed);
-                if write_all(&mut wr, &bytes, &cancel).await.is_err() {
-                    break;
-                }
-            }
-            r = rd.read_buf(&mut buf) => {
-                match r {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => lock(&shared).stats.net_input_bytes += n as u64,
-                }
-                if buf.len() > QUERY_BUFFER_LIMIT_BYTES {
-                    break;
-                }
-                match process(&shared, id, &mut parser, &mut buf, &mut wr, &cancel).await {
-                    Ok(Next::Continue) => {}
-                    Ok(Next::Close) | Err(()) => break,
-                }
-            }
+impl Handler for NodeHandler {
+    fn open(&self, conn: NewConnection) -> Result<u64, Reply> {
+        let mut st = lock(&self.0);
+        if st.clients.len() >= st.cfg.maxclients {
+            st.stats.rejected_connections += 1;
+            return Err(Reply::err("max number of clients reached"));
         }
+        let (peer, local) = (fmt_addr(&conn.peer), fmt_addr(&conn.local));
+        Ok(st.add_client(peer, local, ClientKind::Normal, Some(conn.push), conn.cancel))
     }
-    let _ = wr.shutdown().await;
-    lock(&shared).remove_client(id);
-}
 
-async fn write_all<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8], cancel: &CancellationToken) -> Result<(), ()> {
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(()),
-        r = wr.write_all(bytes) => r.map_err(|_| ()),
+    fn authenticated(&self, id: u64) -> bool {
+        lock(&self.0).clients.get(&id).is_some_and(|c| c.authenticated)
     }
-}
 
-/// Runs every complete request in `buf`, writing the replies in order.
-async fn process<W: AsyncWrite + Unpin>(
-    shared: &Shared,
-    id: u64,
-    parser: &mut RequestParser,
-    buf: &mut BytesMut,
-    wr: &mut W,
-    cancel: &CancellationToken,
-) -> Result<Next, ()> {
-    let mut out = BytesMut::new();
-    let mut next = Next::Continue;
-    loop {
-        let authenticated = lock(shared).clients.get(&id).is_some_and(|c| c.authenticated);
-        let req = match parser.parse(buf, authenticated) {
-            Ok(Some(req)) => req,
-            Ok(None) => break,
-            Err(e) => {
-                Reply::err(e.0).encode(crate::reply::Protocol::Resp2, &mut out);
-                next = Next::Close;
-                break;
-            }
-        };
-        if req.args.is_empty() {
-            continue;
-        }
-        let (outcome, proto) = {
-            let mut st = lock(shared);
-            let outcome = st.execute(id, req.args);
-            (outcome, st.clients.get(&id).map(|c| c.proto).unwrap_or_default())
-        };
-        match outcome {
-            Outcome::Reply(r) => r.encode(proto, &mut out),
-            Outcome::Many(rs) => rs.iter().for_each(|r| r.encode(proto, &mut out)),
-            Outcome::Silent => {}
-            Outcome::Raw(b) => out.extend_from_slice(&b),
-            Outcome::Close(r) => {
-                r.encode(proto, &mut out);
-                next = Next::Close;
-                break;
-            }
+    fn execute(&self, id: u64, args: Vec<Bytes>) -> (Wire, Protocol) {
+        let mut st = lock(&self.0);
+        let outcome = st.execute(id, args);
+        let proto = st.clients.get(&id).map(|c| c.proto).unwrap_or_default();
+        let wire = match outcome {
+            Outcome::Reply(r) => Wire::Reply(r),
+            Outcome::Many(rs) => Wire::Many(rs),
+            Outcome::Silent => Wire::Silent,
+            Outcome::Raw(b) => Wire::Raw(b),
+            Outcome::Close(r) => Wire::Close(r),
             Outcome::Wait {
                 replicas,
                 offset,
                 timeout_ms,
-            } => {
-                write_all(wr, &out, cancel).await?;
-                out.clear();
-                let n = wait_for_acks(shared, replicas, offset, timeout_ms, cancel).await;
-                Reply::Int(n as i64).encode(proto, &mut out);
-            }
-        }
+            } => Wire::Later(Box::pin(wait_for_acks(
+                Arc::clone(&self.0),
+                replicas,
+                offset,
+                timeout_ms,
+            ))),
+        };
+        (wire, proto)
     }
-    if !out.is_empty() {
-        lock(shared).stats.net_output_bytes += out.len() as u64;
-        write_all(wr, &out, cancel).await?;
+
+    fn close(&self, id: u64) {
+        lock(&self.0).remove_client(id);
     }
-    Ok(next)
+
+    fn traffic(&self, input_bytes: usize, output_bytes: usize) {
+        let mut st = lock(&self.0);
+        st.stats.net_input_bytes += input_bytes as u64;
+        st.stats.net_output_bytes += output_bytes as u64;
+    }
 }
 
-/// Blocks a WAIT until enough replicas acknowledged `offset` or the timeout passes (0: no timeout).
-async fn wait_for_acks(
-    shared: &Shared,
-    replicas: u64,
-    offset: u64,
-    timeout_ms: u64,
-    cancel: &CancellationToken,
-) -> usize {
+/// Resolves a blocked WAIT once enough replicas acknowledged `offset`, or at the timeout (0: never).
+async fn wait_for_acks(shared: Shared, replicas: u64, offset: u64, timeout_ms: u64) -> Reply {
     let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
     loop {
-        let notify = lock(shared).acks.clone();
+        let notify = lock(&shared).acks.clone();
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let acked = lock(shared).acked_replicas(offset);
+        let acked = lock(&shared).acked_replicas(offset);
         if acked as u64 >= replicas {
-            return acked;
+            return Reply::Int(acked as i64);
         }
         let expired = async {
             match deadline {
@@ -179,9 +83,8 @@ async fn wait_for_acks(
         };
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => return acked,
             _ = &mut notified => {}
-            _ = expired => return lock(shared).acked_replicas(offset),
+            _ = expired => return Reply::Int(lock(&shared).acked_replicas(offset) as i64),
         }
     }
 }

@@ -44,20 +44,14 @@ mod keyspace;
 mod log;
 mod node;
 mod replica_link;
-mod reply;
-mod request;
-mod resp_conn;
 mod server;
 mod snapshot;
 
 pub use command::{COMMANDS, CommandSpec, lookup as lookup_command};
 pub use config::{Config, ConfigError};
-pub use keyspace::glob_match;
 pub use log::{ClientKind, ExecLog, LogEntry, Role};
 pub use node::LinkState;
-pub use reply::{Protocol, Reply};
-pub use request::{ProtocolError, Request, RequestParser};
-pub use resp_conn::{RespConn, decode_reply};
+pub use redsim_resp::{Protocol, ProtocolError, Reply, Request, RequestParser, RespConn, decode_reply, glob_match};
 
 use std::io;
 

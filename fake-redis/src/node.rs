@@ -6,14 +6,14 @@
 //! across an `.await`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::{Bytes, BytesMut};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use redsim_net::Net;
-use tokio::sync::{Notify, mpsc};
+use redsim_resp::PushSender;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::backlog::Backlog;
@@ -21,8 +21,8 @@ use crate::command::{self, CommandSpec};
 use crate::config::Config;
 use crate::keyspace::Keyspace;
 use crate::log::{ClientKind, ExecLog, LogEntry, Role};
-use crate::reply::{Protocol, Reply};
-use crate::snapshot::encode_multibulk;
+use redsim_resp::encode_multibulk;
+use redsim_resp::{Protocol, Reply};
 
 /// Output queued for a Pub/Sub client before it is disconnected (`client-output-buffer-limit pubsub 32mb`).
 pub const PUBSUB_OUTPUT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
@@ -32,35 +32,6 @@ pub const REPLICA_OUTPUT_LIMIT_BYTES: usize = 256 * 1024 * 1024;
 pub const NORMAL_OUTPUT_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 /// Longest argument kept in the execution log.
 const LOG_ARG_MAX_CHARS: usize = 200;
-
-/// Bytes pushed to a connection outside request/reply (Pub/Sub messages, MONITOR lines, the replication stream),
-/// with a byte count shared with the connection so the sender can enforce an output limit.
-#[derive(Debug, Clone)]
-pub(crate) struct PushSender {
-    tx: mpsc::UnboundedSender<Bytes>,
-    queued: Arc<AtomicUsize>,
-}
-
-impl PushSender {
-    pub(crate) fn new() -> (PushSender, mpsc::UnboundedReceiver<Bytes>, Arc<AtomicUsize>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        (
-            PushSender {
-                tx,
-                queued: queued.clone(),
-            },
-            rx,
-            queued,
-        )
-    }
-
-    /// Queues bytes; `false` when the client is over `limit` (the caller disconnects it) or gone.
-    fn send(&self, bytes: Bytes, limit: usize) -> bool {
-        let now = self.queued.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
-        now <= limit && self.tx.send(bytes).is_ok()
-    }
-}
 
 /// What a replica connected to this node has told us.
 #[derive(Debug, Clone)]

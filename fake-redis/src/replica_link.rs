@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::backlog::Backlog;
 use crate::log::ClientKind;
 use crate::node::{LinkState, Shared, State, lock};
-use crate::request::{RequestParser, parse_int};
-use crate::snapshot::encode_multibulk;
+use redsim_resp::encode_multibulk;
+use redsim_resp::{RequestParser, parse_int};
 
 /// Largest full-resync payload a replica accepts.
 const SNAPSHOT_MAX_BYTES: usize = 1 << 30;
@@ -164,12 +164,12 @@ async fn session_run(shared: &Shared, host: &str, port: u16, session: &Cancellat
     };
     let local = stream
         .local_addr()
-        .map(|a| crate::connection::fmt_addr(&a))
+        .map(|a| redsim_resp::fmt_addr(&a))
         .unwrap_or_default();
     // MONITOR and CLIENT LIST show the master by address, as Redis does.
     let peer = stream
         .peer_addr()
-        .map(|a| crate::connection::fmt_addr(&a))
+        .map(|a| redsim_resp::fmt_addr(&a))
         .unwrap_or_else(|_| format!("{host}:{port}"));
     lock(shared).repl.link = LinkState::Handshake;
     let mut conn = LinkConn {

@@ -33,10 +33,11 @@ pub(crate) async fn serve_on(shared: Shared, listener: redsim_net::Listener) -> 
         }
     }
     tokio::spawn(cron(std::sync::Arc::downgrade(&shared)));
+    let handler = std::sync::Arc::new(crate::connection::NodeHandler(shared));
     loop {
         let (stream, peer) = listener.accept().await?;
         let local = stream.local_addr().unwrap_or(peer);
-        tokio::spawn(crate::connection::serve_connection(shared.clone(), stream, peer, local));
+        tokio::spawn(redsim_resp::serve_connection(handler.clone(), stream, peer, local));
     }
 }
 

@@ -6,7 +6,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::keyspace::Keyspace;
-use crate::request::{RequestParser, parse_int};
+use redsim_resp::{RequestParser, encode_multibulk, parse_int};
 
 const MAGIC: &[u8] = b"REDSIM-SNAPSHOT-1\r\n";
 
@@ -37,16 +37,6 @@ pub fn decode(payload: &[u8]) -> Option<Keyspace> {
         ks.set(k, v, deadline);
     }
     Some(ks)
-}
-
-/// Encodes arguments as a RESP multibulk of bulk strings: the form of requests and of the replication stream.
-pub fn encode_multibulk(out: &mut BytesMut, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::connection::{invalid_name, valid_name};
 use super::is;
 use crate::log::ClientKind;
 use crate::node::{Client, Outcome, State};
-use crate::reply::{Protocol, Reply};
+use redsim_resp::{Protocol, Reply};
 
 const SUBCOMMANDS: &[(&str, i32)] = &[
     ("id", 2),
@@ -96,7 +96,7 @@ fn list(st: &State, cid: u64, args: &[Bytes]) -> Reply {
         n if n >= 4 && is(&args[2], "ID") => {
             let mut v = Vec::new();
             for a in &args[3..] {
-                match crate::request::parse_int(a) {
+                match redsim_resp::parse_int(a) {
                     Some(id) if id > 0 => v.push(id as u64),
                     _ => return Reply::err("Invalid client ID"),
                 }
@@ -189,7 +189,7 @@ fn kill(st: &mut State, cid: u64, args: &[Bytes]) -> Outcome {
         };
         let opt = &args[i];
         if is(opt, "ID") {
-            match crate::request::parse_int(value) {
+            match redsim_resp::parse_int(value) {
                 Some(v) if v > 0 => id = Some(v as u64),
                 _ => return Outcome::Reply(Reply::err("client-id should be greater than 0")),
             }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::is;
 use crate::log::Role;
 use crate::node::{Outcome, State};
-use crate::reply::{Protocol, Reply};
+use redsim_resp::{Protocol, Reply};
 
 /// The version the fake reports: it models Redis 7.0.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -80,7 +80,7 @@ pub(crate) fn invalid_name() -> Reply {
 pub(crate) fn hello(st: &mut State, cid: u64, args: &[Bytes]) -> Reply {
     let mut proto = st.clients[&cid].proto;
     if let Some(v) = args.get(1) {
-        match crate::request::parse_int(v) {
+        match redsim_resp::parse_int(v) {
             Some(2) => proto = Protocol::Resp2,
             Some(3) => proto = Protocol::Resp3,
             Some(_) => return Reply::Error("NOPROTO unsupported protocol version".into()),
@@ -150,7 +150,7 @@ pub(crate) fn hello(st: &mut State, cid: u64, args: &[Bytes]) -> Reply {
 /// Only database 0 exists in the fake: Sentinel-managed deployments rarely use others, and one keyspace keeps
 /// replication and the checkers simple. Other indexes answer as out of range.
 pub(crate) fn select(args: &[Bytes]) -> Reply {
-    match crate::request::parse_int(&args[1]) {
+    match redsim_resp::parse_int(&args[1]) {
         Some(0) => Reply::ok(),
         Some(_) => Reply::err("DB index is out of range"),
         None => super::not_an_integer(),

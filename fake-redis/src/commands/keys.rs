@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::{int_arg, is, syntax_error};
 use crate::node::State;
-use crate::reply::Reply;
+use redsim_resp::Reply;
 
 pub(crate) fn del(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
     let mut n = 0;

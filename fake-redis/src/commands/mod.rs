@@ -10,7 +10,7 @@ pub(crate) mod server;
 pub(crate) mod strings;
 pub(crate) mod transaction;
 
-use crate::reply::Reply;
+use redsim_resp::Reply;
 
 pub(crate) fn syntax_error() -> Reply {
     Reply::err("syntax error")
@@ -22,7 +22,7 @@ pub(crate) fn not_an_integer() -> Reply {
 
 /// Parses an integer argument the way Redis's `getLongLongFromObject` does.
 pub(crate) fn int_arg(b: &[u8]) -> Result<i64, Reply> {
-    crate::request::parse_int(b).ok_or_else(not_an_integer)
+    redsim_resp::parse_int(b).ok_or_else(not_an_integer)
 }
 
 /// Whether an argument equals an option name, case-insensitively.

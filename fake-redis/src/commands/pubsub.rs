@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use crate::node::{Outcome, State};
-use crate::reply::{Protocol, Reply};
+use redsim_resp::{Protocol, Reply};
 
 /// A Pub/Sub frame: a push under RESP3, an array under RESP2.
 fn frame(proto: Protocol, items: Vec<Reply>) -> Reply {
@@ -113,7 +113,7 @@ pub(crate) fn publish(st: &mut State, args: &[Bytes]) -> Reply {
         }
     }
     for (pat, ids) in &st.patterns {
-        if crate::keyspace::glob_match(pat, channel) {
+        if redsim_resp::glob_match(pat, channel) {
             for &id in ids {
                 deliveries.push((
                     id,

@@ -7,7 +7,7 @@ use super::is;
 use crate::backlog::Backlog;
 use crate::log::{ClientKind, Role};
 use crate::node::{LinkState, Outcome, ReplicaPeer, State};
-use crate::reply::Reply;
+use redsim_resp::Reply;
 
 /// `REPLICAOF host port` or `REPLICAOF NO ONE`.
 pub(crate) fn replicaof(st: &mut State, args: &[Bytes]) -> Reply {
@@ -17,7 +17,7 @@ pub(crate) fn replicaof(st: &mut State, args: &[Bytes]) -> Reply {
         }
         return Reply::ok();
     }
-    let port = match crate::request::parse_int(&args[2]) {
+    let port = match redsim_resp::parse_int(&args[2]) {
         Some(p) if (0..=65535).contains(&p) => p as u16,
         _ => return Reply::err("Invalid master port"),
     };
@@ -70,7 +70,7 @@ pub(crate) fn replconf(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Ou
     while i < args.len() {
         let (opt, value) = (&args[i], &args[i + 1]);
         if is(opt, "listening-port") {
-            match crate::request::parse_int(value) {
+            match redsim_resp::parse_int(value) {
                 Some(p) if (0..=65535).contains(&p) => {
                     if let Some(c) = st.clients.get_mut(&cid) {
                         c.listening_port = p as u16;
@@ -79,7 +79,7 @@ pub(crate) fn replconf(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Ou
                 _ => return Outcome::Reply(super::not_an_integer()),
             }
         } else if is(opt, "ack") {
-            let Some(off) = crate::request::parse_int(value) else {
+            let Some(off) = redsim_resp::parse_int(value) else {
                 return Outcome::Silent;
             };
             if let Some(p) = st.clients.get_mut(&cid).and_then(|c| c.replica.as_mut()) {
@@ -122,7 +122,7 @@ pub(crate) fn psync(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Outco
         st.repl.backlog = Some(Backlog::new(st.cfg.repl_backlog_size, st.repl.offset));
     }
     let asked_id = args.get(1).map(|a| String::from_utf8_lossy(a).into_owned());
-    let asked_offset = args.get(2).and_then(|a| crate::request::parse_int(a));
+    let asked_offset = args.get(2).and_then(|a| redsim_resp::parse_int(a));
     let mut out = BytesMut::new();
     let mut partial = None;
     if let (Some(id), Some(off)) = (&asked_id, asked_offset)
@@ -178,10 +178,10 @@ pub(crate) fn wait(st: &mut State, cid: u64, args: &[Bytes]) -> Outcome {
              propagated.",
         ));
     }
-    let Some(replicas) = crate::request::parse_int(&args[1]) else {
+    let Some(replicas) = redsim_resp::parse_int(&args[1]) else {
         return Outcome::Reply(super::not_an_integer());
     };
-    let timeout_ms = match crate::request::parse_int(&args[2]) {
+    let timeout_ms = match redsim_resp::parse_int(&args[2]) {
         Some(t) if t < 0 => return Outcome::Reply(Reply::err("timeout is negative")),
         Some(t) => t as u64,
         None => return Outcome::Reply(Reply::err("timeout is not an integer or out of range")),

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use crate::log::{ClientKind, Role};
 use crate::node::{LinkState, State};
-use crate::reply::Reply;
+use redsim_resp::Reply;
 
 use super::connection::REDIS_VERSION;
 

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::{int_arg, is, not_an_integer, syntax_error};
 use crate::node::State;
-use crate::reply::Reply;
+use redsim_resp::Reply;
 
 pub(crate) fn get(st: &mut State, args: &[Bytes], now: u64) -> Reply {
     st.expire_on_access(&args[1], now);
@@ -114,7 +114,7 @@ pub(crate) fn incrby_command(st: &mut State, cid: u64, negate: bool, args: &[Byt
 pub(crate) fn incr_by(st: &mut State, cid: u64, key: &Bytes, by: i64, now: u64) -> Reply {
     st.expire_on_access(key, now);
     let (current, ttl) = match st.ks.get(key, now) {
-        Some(e) => match crate::request::parse_int(&e.value) {
+        Some(e) => match redsim_resp::parse_int(&e.value) {
             Some(v) => (v, e.expire_at_ms),
             None => return not_an_integer(),
         },
@@ -136,7 +136,7 @@ pub(crate) fn append(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Repl
         Some(e) => (e.value.to_vec(), e.expire_at_ms),
         None => (Vec::new(), None),
     };
-    if value.len() + args[2].len() > crate::request::BULK_MAX_BYTES as usize {
+    if value.len() + args[2].len() > redsim_resp::BULK_MAX_BYTES as usize {
         return Reply::err("string exceeds maximum allowed size (proto-max-bulk-len)");
     }
     value.extend_from_slice(&args[2]);

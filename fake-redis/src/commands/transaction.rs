@@ -3,7 +3,7 @@
 
 use crate::command;
 use crate::node::{Outcome, State};
-use crate::reply::Reply;
+use redsim_resp::Reply;
 
 pub(crate) fn multi(st: &mut State, cid: u64) -> Reply {
     let Some(c) = st.clients.get_mut(&cid) else {

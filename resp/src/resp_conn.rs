@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
 use crate::reply::{Protocol, Reply};
-use crate::snapshot::encode_multibulk;
+use crate::request::encode_multibulk;
 
 /// Largest reply a `RespConn` buffers before giving up.
 const REPLY_MAX_BYTES: usize = 64 * 1024 * 1024;

@@ -279,6 +279,16 @@ pub fn parse_int(s: &[u8]) -> Option<i64> {
     Some(v)
 }
 
+/// Encodes arguments as a RESP multibulk of bulk strings: the form of requests and of the replication stream.
+pub fn encode_multibulk(out: &mut BytesMut, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,239 @@
+//! The server side of a RESP connection, shared by the fake data nodes and the fake Sentinels: read requests,
+//! hand each to a [`Handler`], write its replies, and forward pushes (Pub/Sub messages, MONITOR lines, a
+//! replication stream) queued for the connection by others.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::reply::{Protocol, Reply};
+use crate::request::RequestParser;
+
+/// `client-query-buffer-limit`: a client whose unparsed input grows past this is disconnected.
+pub const QUERY_BUFFER_LIMIT_BYTES: usize = 1 << 30;
+
+/// A reply that arrives later (WAIT): the connection sends nothing else until it resolves.
+pub type Pending = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+/// What a command asks its connection to do.
+pub enum Outcome {
+    /// Send this reply.
+    Reply(Reply),
+    /// Send these replies (SUBSCRIBE to several channels).
+    Many(Vec<Reply>),
+    /// Send nothing (REPLCONF ACK).
+    Silent,
+    /// Send these bytes as they are (PSYNC's `+FULLRESYNC` and payload).
+    Raw(Bytes),
+    /// Send the reply, then close (QUIT, killing oneself).
+    Close(Reply),
+    /// Wait for the reply, then send it.
+    Later(Pending),
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Reply(r) => f.debug_tuple("Reply").field(r).finish(),
+            Outcome::Many(r) => f.debug_tuple("Many").field(r).finish(),
+            Outcome::Silent => f.write_str("Silent"),
+            Outcome::Raw(b) => f.debug_tuple("Raw").field(&b.len()).finish(),
+            Outcome::Close(r) => f.debug_tuple("Close").field(r).finish(),
+            Outcome::Later(_) => f.write_str("Later"),
+        }
+    }
+}
+
+/// Bytes pushed to a connection outside request/reply, with a byte count shared with the connection so a
+/// sender can enforce an output limit (Redis's `client-output-buffer-limit`).
+#[derive(Debug, Clone)]
+pub struct PushSender {
+    tx: mpsc::UnboundedSender<Bytes>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl PushSender {
+    fn new() -> (PushSender, mpsc::UnboundedReceiver<Bytes>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        (
+            PushSender {
+                tx,
+                queued: queued.clone(),
+            },
+            rx,
+            queued,
+        )
+    }
+
+    /// Queues bytes; `false` when the connection already holds more than `limit` unsent bytes (the caller
+    /// should disconnect it) or is gone.
+    pub fn send(&self, bytes: Bytes, limit: usize) -> bool {
+        let now = self.queued.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
+        now <= limit && self.tx.send(bytes).is_ok()
+    }
+}
+
+/// A new connection as the handler sees it.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Our address on this connection.
+    pub local: SocketAddr,
+    /// Where to queue pushes for this connection.
+    pub push: PushSender,
+    /// Cancelling it closes the connection (CLIENT KILL).
+    pub cancel: CancellationToken,
+}
+
+/// A server's behaviour: the connection loop calls it, holding no lock across an `.await`.
+pub trait Handler: Send + Sync + 'static {
+    /// Registers a connection and returns its id, or an error reply to send before closing it (maxclients).
+    fn open(&self, conn: NewConnection) -> Result<u64, Reply>;
+    /// Whether the connection has authenticated (Redis applies tighter protocol limits before that).
+    fn authenticated(&self, id: u64) -> bool;
+    /// Runs one command; returns what to do and the protocol to encode replies in.
+    fn execute(&self, id: u64, args: Vec<Bytes>) -> (Outcome, Protocol);
+    /// Forgets a connection after it closed.
+    fn close(&self, id: u64);
+    /// Counts network traffic for INFO stats.
+    fn traffic(&self, _input_bytes: usize, _output_bytes: usize) {}
+}
+
+/// Formats an address the way Redis prints it in CLIENT LIST and MONITOR (`ip:port`).
+pub fn fmt_addr(a: &SocketAddr) -> String {
+    format!("{}:{}", a.ip(), a.port())
+}
+
+enum Next {
+    Continue,
+    Close,
+}
+
+/// Serves one accepted connection until the peer leaves, the handler kills it, or an error occurs.
+pub async fn serve_connection<H: Handler>(
+    handler: Arc<H>,
+    mut stream: redsim_net::Stream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
+    let (push, mut rx, queued) = PushSender::new();
+    let cancel = CancellationToken::new();
+    let id = match handler.open(NewConnection {
+        peer,
+        local,
+        push,
+        cancel: cancel.clone(),
+    }) {
+        Ok(id) => id,
+        Err(reply) => {
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                let _ = stream.write_all(&reply.to_bytes(Protocol::Resp2)).await;
+                let _ = stream.shutdown().await;
+            })
+            .await;
+            return;
+        }
+    };
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut parser = RequestParser::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            Some(bytes) = rx.recv() => {
+                queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                if write_all(&mut wr, &bytes, &cancel).await.is_err() {
+                    break;
+                }
+            }
+            r = rd.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => handler.traffic(n, 0),
+                }
+                if buf.len() > QUERY_BUFFER_LIMIT_BYTES {
+                    break;
+                }
+                match process(&*handler, id, &mut parser, &mut buf, &mut wr, &cancel).await {
+                    Ok(Next::Continue) => {}
+                    Ok(Next::Close) | Err(()) => break,
+                }
+            }
+        }
+    }
+    let _ = wr.shutdown().await;
+    handler.close(id);
+}
+
+async fn write_all<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8], cancel: &CancellationToken) -> Result<(), ()> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(()),
+        r = wr.write_all(bytes) => r.map_err(|_| ()),
+    }
+}
+
+/// Runs every complete request in `buf`, writing the replies in order.
+async fn process<H: Handler, W: AsyncWrite + Unpin>(
+    handler: &H,
+    id: u64,
+    parser: &mut RequestParser,
+    buf: &mut BytesMut,
+    wr: &mut W,
+    cancel: &CancellationToken,
+) -> Result<Next, ()> {
+    let mut out = BytesMut::new();
+    let mut next = Next::Continue;
+    loop {
+        let req = match parser.parse(buf, handler.authenticated(id)) {
+            Ok(Some(req)) => req,
+            Ok(None) => break,
+            Err(e) => {
+                Reply::err(e.0).encode(Protocol::Resp2, &mut out);
+                next = Next::Close;
+                break;
+            }
+        };
+        if req.args.is_empty() {
+            continue;
+        }
+        let (outcome, proto) = handler.execute(id, req.args);
+        match outcome {
+            Outcome::Reply(r) => r.encode(proto, &mut out),
+            Outcome::Many(rs) => rs.iter().for_each(|r| r.encode(proto, &mut out)),
+            Outcome::Silent => {}
+            Outcome::Raw(b) => out.extend_from_slice(&b),
+            Outcome::Close(r) => {
+                r.encode(proto, &mut out);
+                next = Next::Close;
+                break;
+            }
+            Outcome::Later(pending) => {
+                write_all(wr, &out, cancel).await?;
+                out.clear();
+                let reply = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Err(()),
+                    r = pending => r,
+                };
+                reply.encode(proto, &mut out);
+            }
+        }
+    }
+    if !out.is_empty() {
+        handler.traffic(0, out.len());
+        write_all(wr, &out, cancel).await?;
+    }
+    Ok(next)
+}
