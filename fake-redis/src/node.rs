@@ -417,7 +417,7 @@ impl State {
             }
             None => {
                 self.flag_multi_error(cid);
-                return Outcome::Reply(Reply::err(unknown_command_text(args)));
+                return Outcome::Reply(redsim_resp::unknown_command(args));
             }
         };
         let client = &self.clients[&cid];
@@ -754,26 +754,6 @@ fn remove_sub(map: &mut BTreeMap<Bytes, BTreeSet<u64>>, key: &Bytes, id: u64) {
             map.remove(key);
         }
     }
-}
-
-/// Redis's text for an unknown command: the name as sent and up to the first arguments, each quoted.
-pub(crate) fn unknown_command_text(args: &[Bytes]) -> String {
-    let mut s = format!(
-        "unknown command '{}', with args beginning with: ",
-        truncate_128(&args[0])
-    );
-    for a in &args[1..] {
-        if s.len() >= 128 + 60 {
-            break;
-        }
-        s.push_str(&format!("'{}' ", truncate_128(a)));
-    }
-    s
-}
-
-fn truncate_128(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned();
-    s.replace(['\r', '\n'], " ")
 }
 
 /// Quotes bytes as Redis's `sdscatrepr` does (MONITOR lines).

@@ -28,6 +28,11 @@ pub(crate) async fn bind(shared: &Shared) -> io::Result<redsim_net::Listener> {
 pub(crate) async fn serve_on(shared: Shared, listener: redsim_net::Listener) -> io::Result<()> {
     {
         let mut st = lock(&shared);
+        // Under turmoil the clock is only readable from inside a running host, so times start here.
+        let now = st.now_ms();
+        st.start_ms = now;
+        st.repl.last_io_ms = now;
+        st.repl.last_replica_ping_ms = now;
         if st.repl.master.is_some() {
             crate::replica_link::restart(&mut st);
         }

@@ -64,6 +64,25 @@ impl Net {
         }
     }
 
+    /// Resolves a host name to an address (an IP literal resolves to itself). Sentinel resolves the addresses
+    /// it is given, so that it can compare them with the IPs replicas report. Real mode uses the system
+    /// resolver (blocking: call it at configuration time, not on a hot path).
+    pub fn resolve(&self, host: &str) -> Option<std::net::IpAddr> {
+        if let Ok(ip) = host.parse() {
+            return Some(ip);
+        }
+        match self {
+            Net::Tokio => {
+                use std::net::ToSocketAddrs;
+                let mut addrs = (host, 0).to_socket_addrs().ok()?.collect::<Vec<_>>();
+                addrs.sort_by_key(|a| !a.is_ipv4());
+                addrs.first().map(|a| a.ip())
+            }
+            #[cfg(feature = "turmoil")]
+            Net::Turmoil => turmoil::in_simulation().then(|| turmoil::lookup(host)),
+        }
+    }
+
     /// Milliseconds since the Unix epoch on this network's clock.
     ///
     /// In the simulation it is turmoil's logical clock (deterministic when the simulation's epoch is fixed with

@@ -23,7 +23,7 @@ mod resp_conn;
 mod server;
 
 pub use glob::glob_match;
-pub use reply::{Protocol, Reply};
+pub use reply::{Protocol, Reply, unknown_command};
 pub use request::{BULK_MAX_BYTES, ProtocolError, Request, RequestParser, encode_multibulk, parse_int, split_args};
 pub use resp_conn::{RespConn, decode_reply};
 pub use server::{

@@ -253,6 +253,26 @@ impl Reply {
     }
 }
 
+/// Redis's error for an unknown command: the name as sent and the first arguments, each quoted.
+pub fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut s = format!(
+        "unknown command '{}', with args beginning with: ",
+        truncate_128(&args[0])
+    );
+    for a in &args[1..] {
+        if s.len() >= 128 + 60 {
+            break;
+        }
+        s.push_str(&format!("'{}' ", truncate_128(a)));
+    }
+    Reply::err(s)
+}
+
+fn truncate_128(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned();
+    s.replace(['\r', '\n'], " ")
+}
+
 /// Formats a double the way Redis prints one in a RESP2 reply (`%.17g`, trimmed).
 fn format_double(d: f64) -> String {
     if d.is_infinite() {
