@@ -141,7 +141,7 @@ pub fn field(map: &Reply, name: &str) -> Option<String> {
         .and_then(|kv| kv[1].as_text())
 }
 
-/// Waits until every Sentinel knows `replicas` replicas and `sentinels - 1` other Sentinels.
+/// Waits until every Sentinel knows `replicas` replicas (and has read their INFO) and `sentinels - 1` others.
 pub async fn wait_discovery(topo: &Topology, within: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     while tokio::time::Instant::now() < deadline {
@@ -154,7 +154,13 @@ pub async fn wait_discovery(topo: &Topology, within: Duration) -> bool {
             };
             let ok = field(&m, "num-slaves") == Some(topo.replicas.to_string())
                 && field(&m, "num-other-sentinels") == Some((topo.sentinels - 1).to_string());
-            all &= ok;
+            // Replicas count only once their own INFO has been read (a failover needs that).
+            let replicas = c.call(&["SENTINEL", "REPLICAS", "mymaster"]).await.ok();
+            let informed = replicas.as_ref().and_then(|r| r.as_array()).is_some_and(|rs| {
+                rs.iter()
+                    .all(|r| field(r, "master-link-status").as_deref() == Some("ok"))
+            });
+            all &= ok && informed;
         }
         if all {
             return true;
