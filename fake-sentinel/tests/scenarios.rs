@@ -18,22 +18,28 @@ fn hosts(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-/// Builds a deployment, runs `body` as the test client, applies the faults it asks for.
-fn scenario<F, Fut>(seed: u64, topo: Topology, body: F) -> Deployment
+/// Builds a deployment, runs `body` as the test client, applies the faults it asks for; then does it all
+/// again with the same seed and requires the same Sentinel event log, byte for byte.
+fn scenario<F, Fut>(seed: u64, topo: Topology, body: F)
 where
-    F: FnOnce(Faults, redsim_fake_sentinel::EventLog, Topology) -> Fut,
+    F: Fn(Faults, redsim_fake_sentinel::EventLog, Topology) -> Fut,
     Fut: std::future::Future<Output = ()> + 'static,
 {
-    let mut sim = sim(seed, Duration::from_secs(300));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let fut = body(faults.clone(), d.events.clone(), topo);
-    sim.client("test", async move {
-        fut.await;
-        Ok(())
-    });
-    run(&mut sim, &faults).unwrap();
-    d
+    let once = || {
+        let mut sim = sim(seed, Duration::from_secs(300));
+        let d = deploy(&mut sim, &topo);
+        let faults = Faults::default();
+        let fut = body(faults.clone(), d.events.clone(), topo.clone());
+        sim.client("test", async move {
+            fut.await;
+            Ok(())
+        });
+        run(&mut sim, &faults).unwrap();
+        transcript(&d.events)
+    };
+    let first = once();
+    assert!(!first.is_empty());
+    assert_eq!(first, once(), "same seed, same Sentinel events");
 }
 
 #[test]
