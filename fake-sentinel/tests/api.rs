@@ -204,6 +204,22 @@ fn sentinel_replies_match_redis() {
             msg.as_array().unwrap()[2],
             Reply::text(format!("master mymaster {ip} 6379 down-after-milliseconds 5000"))
         );
+        // SENTINEL RESET forgets replicas and Sentinels, says so, and discovery starts again.
+        let mut psub = connect("sentinel-1", SENTINEL_PORT).await;
+        psub.call(&["PSUBSCRIBE", "+reset*"]).await.unwrap();
+        assert_eq!(s.call(&["SENTINEL", "RESET", "my*"]).await.unwrap(), Reply::Int(1));
+        let msg = psub.read().await.unwrap();
+        let items = msg.as_array().unwrap();
+        assert_eq!(items[0], Reply::text("pmessage"));
+        assert_eq!(items[2], Reply::text("+reset-master"));
+        assert_eq!(items[3], Reply::text(format!("master mymaster {ip} 6379")));
+        let m = s.call(&["SENTINEL", "MASTER", "mymaster"]).await.unwrap();
+        assert_eq!(field(&m, "num-slaves").as_deref(), Some("0"));
+        assert_eq!(field(&m, "num-other-sentinels").as_deref(), Some("0"));
+        assert!(
+            wait_discovery(&topo, 30 * SEC).await,
+            "replicas and Sentinels are found again"
+        );
         Ok(())
     });
     sim.run().unwrap();
