@@ -71,6 +71,6 @@ impl State {
                 winner = Some(v);
             }
         }
-        winner.filter(|_| max_votes >= voters / 2 + 1 && max_votes >= quorum)
+        winner.filter(|_| max_votes > voters / 2 && max_votes >= quorum)
     }
 }

@@ -158,7 +158,7 @@ impl State {
     fn on_pubsub_message(&mut self, t: &Target, id: u64, reply: Reply) {
         let now = self.now_ms();
         let Some(inst) = self.instance_mut(t) else { return };
-        if !inst.link.pc.as_ref().is_some_and(|h| h.id == id) {
+        if inst.link.pc.as_ref().is_none_or(|h| h.id != id) {
             return;
         }
         inst.link.pc_last_activity = now;
@@ -176,7 +176,7 @@ impl State {
     fn on_reply(&mut self, t: &Target, id: u64, tag: Tag, reply: Reply) {
         let now = self.now_ms();
         let Some(inst) = self.instance_mut(t) else { return };
-        if !inst.link.cc.as_ref().is_some_and(|h| h.id == id) {
+        if inst.link.cc.as_ref().is_none_or(|h| h.id != id) {
             return;
         }
         inst.link.pending_commands = inst.link.pending_commands.saturating_sub(1);

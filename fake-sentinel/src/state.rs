@@ -164,7 +164,7 @@ impl State {
         let myid: String = (0..40)
             .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
             .collect();
-        let shared = Arc::new_cyclic(|weak| {
+        Arc::new_cyclic(|weak| {
             Mutex::new(State {
                 bus: Bus {
                     sentinel: cfg.name.clone(),
@@ -185,8 +185,7 @@ impl State {
                 self_ref: weak.clone(),
                 cfg: cfg.clone(),
             })
-        });
-        shared
+        })
     }
 
     /// Starts monitoring the configured masters (publishing `+monitor` for each). Called when serving starts:
