@@ -289,3 +289,54 @@ fn reconfigured_nodes_drop_their_normal_clients() {
         );
     });
 }
+
+/// The leader's `+slave-reconf-sent` / `+slave-reconf-done` events, in order.
+fn reconf_events(events: &[SentinelEvent]) -> Vec<String> {
+    let leader = events
+        .iter()
+        .find(|e| e.event == "+elected-leader")
+        .map(|e| e.sentinel.clone())
+        .unwrap_or_default();
+    events
+        .iter()
+        .filter(|e| e.sentinel == leader && (e.event == "+slave-reconf-sent" || e.event == "+slave-reconf-done"))
+        .map(|e| e.event.clone())
+        .collect()
+}
+
+#[test]
+fn reconfiguration_honours_parallel_syncs() {
+    for (parallel_syncs, want) in [
+        (
+            1,
+            [
+                "+slave-reconf-sent",
+                "+slave-reconf-done",
+                "+slave-reconf-sent",
+                "+slave-reconf-done",
+            ],
+        ),
+        (
+            2,
+            [
+                "+slave-reconf-sent",
+                "+slave-reconf-sent",
+                "+slave-reconf-done",
+                "+slave-reconf-done",
+            ],
+        ),
+    ] {
+        let topo = Topology {
+            replicas: 3,
+            parallel_syncs,
+            ..Topology::default()
+        };
+        scenario(20, topo, move |f, events, topo| async move {
+            assert!(wait_discovery(&topo, 30 * SEC).await);
+            f.request(Fault::Crash("redis-1".into()));
+            let switched = |ev: &[SentinelEvent]| count(ev, "+switch-master") == 3;
+            assert!(wait_events(&events, 60 * SEC, switched).await);
+            assert_eq!(reconf_events(&events.events()), want, "parallel-syncs {parallel_syncs}");
+        });
+    }
+}

@@ -24,6 +24,7 @@ pub struct Topology {
     pub quorum: u32,
     pub down_after_ms: u64,
     pub failover_timeout_ms: u64,
+    pub parallel_syncs: u32,
     /// Replica priorities, by replica index (default 100).
     pub priorities: Vec<u32>,
 }
@@ -36,6 +37,7 @@ impl Default for Topology {
             quorum: 2,
             down_after_ms: 5000,
             failover_timeout_ms: 60_000,
+            parallel_syncs: 1,
             priorities: vec![],
         }
     }
@@ -96,6 +98,7 @@ pub fn deploy(sim: &mut turmoil::Sim<'static>, topo: &Topology) -> Deployment {
         let mut master = MasterConfig::new("mymaster", "redis-1", REDIS_PORT, topo.quorum);
         master.down_after_ms = topo.down_after_ms;
         master.failover_timeout_ms = topo.failover_timeout_ms;
+        master.parallel_syncs = topo.parallel_syncs;
         let cfg = SentinelConfig {
             name: format!("sentinel-{i}"),
             port: SENTINEL_PORT,
