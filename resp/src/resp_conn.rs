@@ -44,6 +44,11 @@ impl RespConn {
         })
     }
 
+    /// Changes the timeout of later sends and reads.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// Which protocol replies are decoded with (set it to RESP3 after a successful `HELLO 3`).
     pub fn set_protocol(&mut self, protocol: Protocol) {
         self.protocol = protocol;

@@ -209,6 +209,9 @@ pub enum Fault {
     Bounce(String),
     Partition(Vec<String>, Vec<String>),
     Repair(Vec<String>, Vec<String>),
+    /// Messages between the groups are held (delayed, not lost): a frozen process, seen from outside.
+    Hold(Vec<String>, Vec<String>),
+    Release(Vec<String>, Vec<String>),
 }
 
 impl Faults {
@@ -235,6 +238,20 @@ pub fn run(sim: &mut turmoil::Sim<'static>, faults: &Faults) -> turmoil::Result 
                     for x in &a {
                         for y in &b {
                             sim.repair(x.as_str(), y.as_str());
+                        }
+                    }
+                }
+                Fault::Hold(a, b) => {
+                    for x in &a {
+                        for y in &b {
+                            sim.hold(x.as_str(), y.as_str());
+                        }
+                    }
+                }
+                Fault::Release(a, b) => {
+                    for x in &a {
+                        for y in &b {
+                            sim.release(x.as_str(), y.as_str());
                         }
                     }
                 }

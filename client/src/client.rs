@@ -1,0 +1,652 @@
+//! The client: topology state, routing of each call, ejection and retries.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use redsim_resp::Reply;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::is_read_only;
+use crate::config::{ClientBuilder, ClientConfig, ReadPolicy, ReplicaSelection};
+use crate::conn::{Conn, NodeRole};
+use crate::discovery;
+use crate::error::{Error, Result};
+use crate::events::{EventKind, RoutingEvent};
+
+/// Events buffered for slow subscribers before the oldest are dropped.
+const EVENT_CAPACITY: usize = 4096;
+/// Least time between two discoveries triggered by failures (periodic ones are separate).
+const MIN_REDISCOVERY_GAP: Duration = Duration::from_millis(100);
+
+/// A replica as the client tracks it.
+#[derive(Debug, Clone)]
+pub(crate) struct Replica {
+    pub host: String,
+    pub port: u16,
+    /// Ejected until this instant, then probed before use.
+    pub ejected_until: Option<Instant>,
+    pub backoff: Duration,
+    /// Smoothed round-trip time in microseconds (0: not measured yet).
+    pub latency_us: u64,
+}
+
+/// A Sentinel the client knows.
+#[derive(Debug, Clone)]
+pub(crate) struct SentinelEntry {
+    pub host: String,
+    pub port: u16,
+    /// Configured by the user: never dropped.
+    pub seed: bool,
+    /// Consecutive failed queries (learned Sentinels are dropped after too many).
+    pub failures: u32,
+}
+
+/// Learned Sentinels failing this many queries in a row are forgotten.
+const SENTINEL_EXPIRY_FAILURES: u32 = 10;
+
+pub(crate) struct State {
+    pub sentinels: Vec<SentinelEntry>,
+    pub master: Option<(String, u16)>,
+    pub replicas: BTreeMap<String, Replica>,
+    pub sticky: Option<String>,
+    pub round_robin: usize,
+    pub rng: ChaCha8Rng,
+    pub pools: BTreeMap<String, Vec<Conn>>,
+    pub master_latency_us: u64,
+    pub last_discovery: Option<Instant>,
+}
+
+pub(crate) struct Inner {
+    pub cfg: ClientConfig,
+    pub state: Mutex<State>,
+    pub events: broadcast::Sender<RoutingEvent>,
+    pub started: Instant,
+    pub cancel: CancellationToken,
+    /// One discovery at a time.
+    pub discovering: tokio::sync::Mutex<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// A Sentinel-aware Redis client. Cheap to clone (clones share connections and state); background tasks stop
+/// when the last clone is dropped.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("master_name", &self.inner.cfg.master_name)
+            .finish()
+    }
+}
+
+/// Where one attempt goes.
+enum Target {
+    Replica(String),
+    Master,
+}
+
+/// Whether a failure may have executed the command (a timeout after sending) or surely did not.
+fn surely_not_executed(e: &Error) -> bool {
+    match e {
+        Error::Io(msg) => !msg.contains("timed out"),
+        Error::RoleMismatch { .. } => true,
+        _ => false,
+    }
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn emit(&self, kind: EventKind) {
+        tracing::debug!(target: "redsim_client", event = ?kind, "routing");
+        let _ = self.events.send(RoutingEvent {
+            at: self.started.elapsed(),
+            kind,
+        });
+    }
+
+    /// Asks Sentinels for the topology and applies it.
+    pub(crate) async fn discover(&self) -> Result<()> {
+        let _one = self.discovering.lock().await;
+        let sentinels: Vec<(String, u16)> = self.lock().sentinels.iter().map(|s| (s.host.clone(), s.port)).collect();
+        let (result, unreachable) = discovery::discover(&self.cfg, &sentinels).await;
+        for (i, reason) in &unreachable {
+            let addr = format!("{}:{}", sentinels[*i].0, sentinels[*i].1);
+            self.emit(EventKind::SentinelUnreachable {
+                addr,
+                reason: reason.clone(),
+            });
+        }
+        let mut st = self.lock();
+        st.last_discovery = Some(Instant::now());
+        for (i, _) in &unreachable {
+            if let Some(s) = st
+                .sentinels
+                .iter_mut()
+                .find(|s| (s.host.clone(), s.port) == sentinels[*i])
+            {
+                s.failures += 1;
+            }
+        }
+        st.sentinels.retain(|s| s.seed || s.failures < SENTINEL_EXPIRY_FAILURES);
+        let (index, view) = result?;
+        // The Sentinel that answered goes first next time, as the client guidelines say.
+        if let Some(pos) = st
+            .sentinels
+            .iter()
+            .position(|s| (s.host.clone(), s.port) == sentinels[index])
+        {
+            let mut s = st.sentinels.remove(pos);
+            s.failures = 0;
+            st.sentinels.insert(0, s);
+        }
+        for (host, port) in view.sentinels {
+            if !st.sentinels.iter().any(|s| s.host == host && s.port == port) {
+                st.sentinels.push(SentinelEntry {
+                    host,
+                    port,
+                    seed: false,
+                    failures: 0,
+                });
+            }
+        }
+        let mut events = Vec::new();
+        if st.master.as_ref() != Some(&view.master) {
+            let from = st.master.as_ref().map(|(h, p)| format!("{h}:{p}"));
+            let to = format!("{}:{}", view.master.0, view.master.1);
+            if from.is_some() {
+                events.push(EventKind::MasterSwitched {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
+            }
+            if let Some(old) = from {
+                st.pools.remove(&old);
+            }
+            st.pools.remove(&to);
+            st.master = Some(view.master.clone());
+        }
+        let before: Vec<String> = st.replicas.keys().cloned().collect();
+        let mut next = BTreeMap::new();
+        for r in view.replicas {
+            let key = format!("{}:{}", r.host, r.port);
+            let kept = st.replicas.remove(&key);
+            next.insert(
+                key,
+                kept.unwrap_or(Replica {
+                    host: r.host,
+                    port: r.port,
+                    ejected_until: None,
+                    backoff: Duration::ZERO,
+                    latency_us: 0,
+                }),
+            );
+        }
+        for gone in st.replicas.keys().cloned().collect::<Vec<_>>() {
+            st.pools.remove(&gone);
+        }
+        st.replicas = next;
+        if st.sticky.as_ref().is_some_and(|s| !st.replicas.contains_key(s)) {
+            st.sticky = None;
+        }
+        let after: Vec<String> = st.replicas.keys().cloned().collect();
+        if before != after || !events.is_empty() {
+            let master = st.master.as_ref().map(|(h, p)| format!("{h}:{p}")).unwrap_or_default();
+            events.push(EventKind::TopologyChanged {
+                master,
+                replicas: after,
+            });
+        }
+        drop(st);
+        for e in events {
+            self.emit(e);
+        }
+        Ok(())
+    }
+
+    /// Discovers unless a discovery happened very recently.
+    async fn rediscover(&self) -> Result<()> {
+        let recent = self
+            .lock()
+            .last_discovery
+            .is_some_and(|t| t.elapsed() < MIN_REDISCOVERY_GAP);
+        if recent { Ok(()) } else { self.discover().await }
+    }
+
+    fn usable_replicas(st: &State) -> Vec<String> {
+        st.replicas
+            .iter()
+            .filter(|(_, r)| r.ejected_until.is_none())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Chooses a replica among the usable ones, skipping those that failed in this call and, while others are
+    /// left, those whose pooled connection just broke.
+    fn choose_replica_avoiding(&self, failed: &[String], stale: &[String]) -> Option<String> {
+        let both: Vec<String> = failed.iter().chain(stale).cloned().collect();
+        self.choose_replica(&both).or_else(|| self.choose_replica(failed))
+    }
+
+    fn choose_replica(&self, tried: &[String]) -> Option<String> {
+        let mut st = self.lock();
+        let usable: Vec<String> = Self::usable_replicas(&st)
+            .into_iter()
+            .filter(|k| !tried.contains(k))
+            .collect();
+        if usable.is_empty() {
+            return None;
+        }
+        let pick = match self.cfg.replica_selection {
+            ReplicaSelection::Sticky => match &st.sticky {
+                Some(s) if usable.contains(s) => s.clone(),
+                _ => {
+                    let i = st.rng.random_range(0..usable.len());
+                    st.sticky = Some(usable[i].clone());
+                    usable[i].clone()
+                }
+            },
+            ReplicaSelection::RoundRobin => {
+                st.round_robin = st.round_robin.wrapping_add(1);
+                usable[st.round_robin % usable.len()].clone()
+            }
+            ReplicaSelection::Random => {
+                let i = st.rng.random_range(0..usable.len());
+                usable[i].clone()
+            }
+            ReplicaSelection::LowestLatency => usable
+                .iter()
+                .min_by_key(|k| st.replicas[*k].latency_us)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        Some(pick)
+    }
+
+    /// Takes a pooled connection or opens (and verifies) a new one. Returns whether it was pooled.
+    async fn connection(&self, addr: &str, role: NodeRole) -> Result<(Conn, bool)> {
+        if let Some(c) = self.lock().pools.get_mut(addr).and_then(Vec::pop) {
+            return Ok((c, true));
+        }
+        let (host, port) = crate::config::parse_addr(addr)?;
+        Ok((Conn::open(&self.cfg, &host, port, role).await?, false))
+    }
+
+    fn give_back(&self, conn: Conn) {
+        let mut st = self.lock();
+        let pool = st.pools.entry(conn.addr.clone()).or_default();
+        if pool.len() < self.cfg.pool_size {
+            pool.push(conn);
+        }
+    }
+
+    fn record_latency(&self, addr: &str, rtt: Duration, role: NodeRole) {
+        let us = rtt.as_micros().max(1) as u64;
+        let smooth = |old: u64| if old == 0 { us } else { (old * 7 + us) / 8 };
+        let mut st = self.lock();
+        match role {
+            NodeRole::Master => st.master_latency_us = smooth(st.master_latency_us),
+            NodeRole::Replica => {
+                if let Some(r) = st.replicas.get_mut(addr) {
+                    r.latency_us = smooth(r.latency_us);
+                }
+            }
+        }
+    }
+
+    /// Runs commands on a node. `Err((error, stale))`: `stale` means a pooled connection broke before any
+    /// reply, which a reconfiguration's CLIENT KILL also causes, so the node itself is not to blame yet; its
+    /// other pooled connections are dropped too.
+    async fn run_on(
+        &self,
+        addr: &str,
+        role: NodeRole,
+        cmds: &[Vec<Bytes>],
+    ) -> std::result::Result<Vec<Reply>, (Error, bool)> {
+        let (mut conn, pooled) = self.connection(addr, role).await.map_err(|e| (e, false))?;
+        let t0 = Instant::now();
+        let result = if cmds.len() == 1 {
+            conn.call(&cmds[0]).await.map(|r| vec![r])
+        } else {
+            conn.pipeline(cmds).await
+        };
+        match result {
+            Ok(replies) => {
+                self.record_latency(addr, t0.elapsed(), role);
+                self.give_back(conn);
+                Ok(replies)
+            }
+            Err(e) => {
+                let stale = pooled && surely_not_executed(&e);
+                if stale {
+                    let mut st = self.lock();
+                    st.pools.remove(addr);
+                    if st.sticky.as_deref() == Some(addr) {
+                        st.sticky = None;
+                    }
+                }
+                Err((e, stale))
+            }
+        }
+    }
+
+    pub(crate) fn eject(&self, addr: &str, reason: &str) {
+        let mut st = self.lock();
+        let (base, max) = (self.cfg.eject_base, self.cfg.eject_max);
+        let Some(r) = st.replicas.get_mut(addr) else { return };
+        r.backoff = if r.backoff.is_zero() {
+            base
+        } else {
+            (r.backoff * 2).min(max)
+        };
+        let backoff = r.backoff;
+        r.ejected_until = Some(Instant::now() + backoff);
+        st.pools.remove(addr);
+        if st.sticky.as_deref() == Some(addr) {
+            st.sticky = None;
+        }
+        drop(st);
+        self.emit(EventKind::ReplicaEjected {
+            addr: addr.into(),
+            reason: reason.into(),
+            backoff,
+        });
+    }
+
+    /// Probes ejected replicas whose backoff has ended; a replica is trusted again only after answering as a
+    /// replica.
+    pub(crate) async fn probe_ejected(&self) {
+        let due: Vec<(String, String, u16)> = {
+            let st = self.lock();
+            let now = Instant::now();
+            st.replicas
+                .iter()
+                .filter(|(_, r)| r.ejected_until.is_some_and(|t| t <= now))
+                .map(|(k, r)| (k.clone(), r.host.clone(), r.port))
+                .collect()
+        };
+        for (key, host, port) in due {
+            match Conn::open(&self.cfg, &host, port, NodeRole::Replica).await {
+                Ok(conn) => {
+                    let restored = {
+                        let mut st = self.lock();
+                        match st.replicas.get_mut(&key) {
+                            Some(r) => {
+                                r.ejected_until = None;
+                                true
+                            }
+                            None => false,
+                        }
+                    };
+                    if restored {
+                        self.give_back(conn);
+                        self.emit(EventKind::ReplicaRestored { addr: key });
+                    }
+                }
+                Err(e) => self.eject(&key, e.kind()),
+            }
+        }
+    }
+
+    /// Routes one call (a command or a pipeline) through the policy, with retries on other nodes.
+    async fn route(&self, cmds: Vec<Vec<Bytes>>, read: bool, idempotent: bool) -> Result<Vec<Reply>> {
+        if self.lock().master.is_none() {
+            self.discover().await?;
+        }
+        let policy = self.cfg.read_policy;
+        let mut tried: Vec<String> = Vec::new();
+        let mut stale: Vec<String> = Vec::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let to_master =
+                !read || policy == ReadPolicy::Master || (policy == ReadPolicy::Nearest && self.master_is_nearest());
+            let target = if to_master {
+                Target::Master
+            } else {
+                match self.choose_replica_avoiding(&tried, &stale) {
+                    Some(r) => Target::Replica(r),
+                    None => {
+                        // Perhaps Sentinel knows better: ask once, then decide.
+                        if self.rediscover().await.is_ok()
+                            && let Some(r) = self.choose_replica_avoiding(&tried, &stale)
+                        {
+                            Target::Replica(r)
+                        } else if matches!(policy, ReadPolicy::ReplicaPreferred | ReadPolicy::Nearest) {
+                            self.emit(EventKind::FellBackToMaster);
+                            Target::Master
+                        } else {
+                            return Err(Error::NoReplicaAvailable);
+                        }
+                    }
+                }
+            };
+            let (addr, role) = match &target {
+                Target::Replica(a) => (a.clone(), NodeRole::Replica),
+                Target::Master => {
+                    let m = self.lock().master.clone();
+                    let Some((h, p)) = m else {
+                        return Err(Error::MasterUnavailable("unknown".into()));
+                    };
+                    (format!("{h}:{p}"), NodeRole::Master)
+                }
+            };
+            if role == NodeRole::Replica {
+                self.emit(EventKind::ReplicaChosen { addr: addr.clone() });
+            }
+            let mut was_stale = false;
+            let failure = match self.run_on(&addr, role, &cmds).await {
+                Ok(replies) => {
+                    let refusal = replies.iter().find_map(|r| match r {
+                        Reply::Error(e) if ["LOADING", "MASTERDOWN", "READONLY"].iter().any(|p| e.starts_with(p)) => {
+                            Some(e.split(' ').next().unwrap_or("ERR").to_string())
+                        }
+                        _ => None,
+                    });
+                    match refusal {
+                        // The node refused before executing: another node may serve it.
+                        Some(code) => Error::Server(code),
+                        None => return Ok(replies),
+                    }
+                }
+                Err((e, s)) => {
+                    was_stale = s;
+                    e
+                }
+            };
+            let reason = failure.kind().to_string();
+            match role {
+                NodeRole::Replica if was_stale => stale.push(addr.clone()),
+                NodeRole::Replica => {
+                    self.eject(&addr, &reason);
+                    tried.push(addr.clone());
+                    if matches!(failure, Error::RoleMismatch { .. }) {
+                        let _ = self.rediscover().await;
+                    }
+                }
+                NodeRole::Master if was_stale => {}
+                NodeRole::Master => {
+                    let retryable = idempotent || surely_not_executed(&failure) || matches!(failure, Error::Server(_));
+                    let _ = self.rediscover().await;
+                    if !retryable {
+                        return Err(match failure {
+                            Error::Io(e) => Error::MasterUnavailable(e),
+                            other => other,
+                        });
+                    }
+                    // Give Sentinel time to fail over before asking again.
+                    tokio::time::sleep(self.cfg.command_timeout.min(Duration::from_millis(100))).await;
+                }
+            }
+            if attempt > self.cfg.max_retries {
+                return Err(match failure {
+                    Error::Io(e) if role == NodeRole::Master => Error::MasterUnavailable(e),
+                    Error::Io(_) | Error::RoleMismatch { .. } if role == NodeRole::Replica => Error::NoReplicaAvailable,
+                    other => other,
+                });
+            }
+            self.emit(EventKind::Retry {
+                from: addr,
+                reason,
+                attempt,
+            });
+        }
+    }
+
+    fn master_is_nearest(&self) -> bool {
+        let st = self.lock();
+        let best_replica = st
+            .replicas
+            .values()
+            .filter(|r| r.ejected_until.is_none())
+            .map(|r| r.latency_us)
+            .min();
+        match best_replica {
+            None => true,
+            Some(r) => st.master_latency_us != 0 && st.master_latency_us < r,
+        }
+    }
+}
+
+impl Client {
+    /// A builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    pub(crate) fn start(cfg: ClientConfig) -> Client {
+        let sentinels = cfg
+            .sentinels
+            .iter()
+            .map(|(h, p)| SentinelEntry {
+                host: h.clone(),
+                port: *p,
+                seed: true,
+                failures: 0,
+            })
+            .collect();
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State {
+                sentinels,
+                master: None,
+                replicas: BTreeMap::new(),
+                sticky: None,
+                round_robin: 0,
+                rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+                pools: BTreeMap::new(),
+                master_latency_us: 0,
+                last_discovery: None,
+            }),
+            cfg,
+            events,
+            started: Instant::now(),
+            cancel: CancellationToken::new(),
+            discovering: tokio::sync::Mutex::new(()),
+        });
+        crate::watcher::spawn(&inner);
+        Client { inner }
+    }
+
+    /// A stream of routing events (a bounded broadcast: a subscriber that falls behind loses the oldest).
+    pub fn events(&self) -> broadcast::Receiver<RoutingEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Asks Sentinels for the topology now (it is also done on first use, on failures and periodically).
+    pub async fn discover(&self) -> Result<()> {
+        self.inner.discover().await
+    }
+
+    /// The master's address as last known.
+    pub fn master_addr(&self) -> Option<String> {
+        self.inner.lock().master.as_ref().map(|(h, p)| format!("{h}:{p}"))
+    }
+
+    /// Replicas currently usable for reads.
+    pub fn usable_replicas(&self) -> Vec<String> {
+        Inner::usable_replicas(&self.inner.lock())
+    }
+
+    async fn call(&self, cmds: Vec<Vec<Bytes>>, read: bool, idempotent: bool) -> Result<Vec<Reply>> {
+        let deadline = Instant::now() + self.inner.cfg.call_deadline;
+        match tokio::time::timeout_at(deadline, self.inner.route(cmds, read, idempotent)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::DeadlineExceeded),
+        }
+    }
+
+    /// Runs any command. Reads (by Redis's command flags) follow the read policy; everything else goes to the
+    /// master and is not retried after an ambiguous failure (see [`Client::command_idempotent`]). An error reply
+    /// comes back as `Err(Error::Server)`.
+    pub async fn command(&self, args: &[&str]) -> Result<Reply> {
+        self.command_inner(args, false).await
+    }
+
+    /// Like [`Client::command`], but the caller promises the command may safely run twice, so it is retried
+    /// even after a timeout that may have executed it.
+    pub async fn command_idempotent(&self, args: &[&str]) -> Result<Reply> {
+        self.command_inner(args, true).await
+    }
+
+    async fn command_inner(&self, args: &[&str], idempotent: bool) -> Result<Reply> {
+        let Some(name) = args.first() else {
+            return Err(Error::Config("empty command".into()));
+        };
+        let read = is_read_only(name);
+        let cmd: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let mut replies = self.call(vec![cmd], read, idempotent || read).await?;
+        match replies.pop() {
+            Some(Reply::Error(e)) => Err(Error::Server(e)),
+            Some(r) => Ok(r),
+            None => Err(Error::Protocol("no reply".into())),
+        }
+    }
+
+    /// A pipeline: commands sent together on one connection, routed as a unit (to a replica only if every
+    /// command only reads).
+    pub fn pipeline(&self) -> crate::pipeline::Pipeline {
+        crate::pipeline::Pipeline::new(self.clone(), false)
+    }
+
+    /// A transaction: MULTI, the commands, EXEC, on the master.
+    pub fn transaction(&self) -> crate::pipeline::Pipeline {
+        crate::pipeline::Pipeline::new(self.clone(), true)
+    }
+
+    pub(crate) async fn run_pipeline(&self, cmds: Vec<Vec<Bytes>>, transaction: bool) -> Result<Vec<Reply>> {
+        let read = !transaction
+            && cmds
+                .iter()
+                .all(|c| c.first().is_some_and(|n| is_read_only(&String::from_utf8_lossy(n))));
+        if transaction {
+            let mut all = vec![vec![Bytes::from_static(b"MULTI")]];
+            all.extend(cmds);
+            all.push(vec![Bytes::from_static(b"EXEC")]);
+            let mut replies = self.call(all, false, false).await?;
+            return match replies.pop() {
+                Some(Reply::Array(items)) => Ok(items),
+                Some(Reply::Error(e)) => Err(Error::Server(e)),
+                Some(Reply::Nil | Reply::NilArray) => Err(Error::Server("EXECABORT transaction aborted".into())),
+                other => Err(Error::Protocol(format!("unexpected EXEC reply {other:?}"))),
+            };
+        }
+        self.call(cmds, read, read).await
+    }
+}

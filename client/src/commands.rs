@@ -1,0 +1,108 @@
+//! Which commands only read. Everything not listed here goes to the master: writes, MULTI/EXEC, scripts,
+//! administrative commands, and commands the table does not know (a new command is assumed to write).
+
+/// Commands flagged `readonly` in Redis 7.0's command table that a replica can serve.
+const READ_ONLY: &[&str] = &[
+    "bitcount",
+    "bitfield_ro",
+    "bitpos",
+    "dbsize",
+    "dump",
+    "exists",
+    "expiretime",
+    "geodist",
+    "geohash",
+    "geopos",
+    "georadius_ro",
+    "georadiusbymember_ro",
+    "geosearch",
+    "get",
+    "getbit",
+    "getrange",
+    "hexists",
+    "hget",
+    "hgetall",
+    "hkeys",
+    "hlen",
+    "hmget",
+    "hrandfield",
+    "hscan",
+    "hstrlen",
+    "hvals",
+    "keys",
+    "lcs",
+    "lindex",
+    "llen",
+    "lpos",
+    "lrange",
+    "mget",
+    "object",
+    "pexpiretime",
+    "pfcount",
+    "pttl",
+    "randomkey",
+    "scan",
+    "scard",
+    "sdiff",
+    "sinter",
+    "sintercard",
+    "sismember",
+    "smembers",
+    "smismember",
+    "srandmember",
+    "sscan",
+    "strlen",
+    "substr",
+    "sunion",
+    "ttl",
+    "type",
+    "xlen",
+    "xpending",
+    "xrange",
+    "xread",
+    "xrevrange",
+    "zcard",
+    "zcount",
+    "zdiff",
+    "zinter",
+    "zintercard",
+    "zlexcount",
+    "zmscore",
+    "zrandmember",
+    "zrange",
+    "zrangebylex",
+    "zrangebyscore",
+    "zrank",
+    "zrevrange",
+    "zrevrangebylex",
+    "zrevrangebyscore",
+    "zrevrank",
+    "zscan",
+    "zscore",
+    "zunion",
+];
+
+/// Whether a command (by name, any case) only reads and may go to a replica.
+pub fn is_read_only(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    READ_ONLY.binary_search(&lower.as_str()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_sorted_and_classifies() {
+        assert!(
+            READ_ONLY.windows(2).all(|w| w[0] < w[1]),
+            "binary search needs a sorted table"
+        );
+        assert!(is_read_only("GET") && is_read_only("mget") && is_read_only("ZRANGE"));
+        for write in [
+            "SET", "DEL", "INCR", "EVAL", "MULTI", "EXEC", "PUBLISH", "WAIT", "FOO", "PING", "",
+        ] {
+            assert!(!is_read_only(write), "{write}");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The routing client against fake Redis nodes and fake Sentinels inside turmoil. Every verdict comes from the
+//! data nodes' execution logs and the Sentinels' event logs, not from what the client says it did.
+
+#[path = "../../fake-sentinel/tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use redsim_client::{Client, Error, ReadPolicy, ReplicaSelection};
+use redsim_fake_redis::{ExecLog, LogEntry, Role};
+use redsim_fake_sentinel::SentinelEvent;
+use redsim_net::Net;
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn client(name: &str, seed: u64) -> redsim_client::ClientBuilder {
+    Client::builder()
+        .sentinels(["sentinel-1:26379", "sentinel-2:26379", "sentinel-3:26379"])
+        .master_name("mymaster")
+        .client_name(name)
+        .net(Net::Turmoil)
+        .seed(seed)
+}
+
+/// Commands `name` ran by a client called `client`, as the nodes logged them.
+fn ran(log: &ExecLog, client: &str, name: &str) -> Vec<LogEntry> {
+    log.entries()
+        .into_iter()
+        .filter(|e| e.client_name.as_deref() == Some(client) && e.name() == name)
+        .collect()
+}
+
+fn node_of(ip: &str) -> String {
+    (1..=3)
+        .map(|i| format!("redis-{i}"))
+        .find(|h| turmoil::lookup(h.as_str()).to_string() == ip)
+        .unwrap()
+}
+
+#[test]
+fn test1_sticky_reads_all_go_to_one_replica() {
+    let topo = Topology::default();
+    let mut sim = sim(31, Duration::from_secs(60));
+    let d = deploy(&mut sim, &topo);
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("reader", 1)
+            .replica_selection(ReplicaSelection::Sticky)
+            .build()?;
+        for _ in 0..3 {
+            assert_eq!(c.get("k").await?, None);
+        }
+        Ok(())
+    });
+    sim.run().unwrap();
+    let gets = ran(&d.exec, "reader", "GET");
+    assert_eq!(gets.len(), 3);
+    assert!(
+        gets.iter().all(|e| e.node == gets[0].node && e.role == Role::Replica),
+        "{gets:?}"
+    );
+}
+
+#[test]
+fn test2_a_new_client_per_read_spreads_reads_over_replicas() {
+    let topo = Topology::default();
+    let mut sim = sim(32, Duration::from_secs(60));
+    let d = deploy(&mut sim, &topo);
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        for seed in 0..10 {
+            let c = client("reader", seed).build()?;
+            c.get("k").await?;
+        }
+        Ok(())
+    });
+    sim.run().unwrap();
+    let gets = ran(&d.exec, "reader", "GET");
+    assert_eq!(gets.len(), 10);
+    assert!(gets.iter().all(|e| e.role == Role::Replica));
+    let on_2 = gets.iter().filter(|e| e.node == "redis-2").count();
+    assert!(
+        on_2 > 0 && on_2 < 10,
+        "reads spread over both replicas: {on_2} of 10 on redis-2"
+    );
+}
+
+/// How a replica fails in the Test3 variants.
+#[derive(Clone, Copy, Debug)]
+enum Failure {
+    Crash,
+    /// Frozen: connections stay open, nothing answers (all of the replica's links held).
+    Pause,
+    /// Only the client is cut from the replica.
+    Partition,
+}
+
+/// Test3: a reader reads every 100 ms; its replica fails. Returns (errors seen by the caller, ms from the
+/// failure to the first success elsewhere, ms from the failure to the first +sdown for that replica).
+fn test3(failure: Failure, seed: u64) -> (usize, u64, u64) {
+    let topo = Topology::default();
+    let mut sim = sim(seed, Duration::from_secs(120));
+    let d = deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let (f, exec) = (faults.clone(), d.exec.clone());
+    let result = std::rc::Rc::new(std::cell::RefCell::new((0usize, 0u64, String::new())));
+    let r = result.clone();
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("reader", 3)
+            .command_timeout(Duration::from_millis(300))
+            .build()?;
+        c.get("k").await?;
+        let victim = ran(&exec, "reader", "GET")[0].node.clone();
+        let victim_ip = turmoil::lookup(victim.as_str()).to_string();
+        let others: Vec<String> = [
+            "redis-1",
+            "redis-2",
+            "redis-3",
+            "sentinel-1",
+            "sentinel-2",
+            "sentinel-3",
+            "app",
+        ]
+        .iter()
+        .filter(|h| **h != victim)
+        .map(|h| h.to_string())
+        .collect();
+        let failed_at = now_ms();
+        match failure {
+            Failure::Crash => f.request(Fault::Crash(victim.clone())),
+            Failure::Pause => f.request(Fault::Hold(vec![victim.clone()], others)),
+            Failure::Partition => f.request(Fault::Partition(vec!["app".into()], vec![victim.clone()])),
+        }
+        let mut errors = 0;
+        let mut first_success = None;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match c.get("k").await {
+                Ok(_) => {
+                    first_success.get_or_insert(now_ms() - failed_at);
+                }
+                Err(_) => errors += 1,
+            }
+        }
+        *r.borrow_mut() = (errors, first_success.unwrap_or(u64::MAX), victim_ip);
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+    let (errors, first_success, victim_ip) = result.borrow().clone();
+    // The failure happened at the first read's completion; find +sdown of that replica.
+    let failed_at = ran(&d.exec, "reader", "GET")[0].time_ms - EPOCH_MS;
+    let sdown = d
+        .events
+        .events()
+        .into_iter()
+        .filter(|e: &SentinelEvent| e.event == "+sdown" && e.payload.starts_with(&format!("slave {victim_ip}:")))
+        .map(|e| e.time_ms - EPOCH_MS)
+        .min()
+        .unwrap_or(u64::MAX);
+    // Every successful read after the failure ran on a replica, never on the failed one.
+    let after: Vec<_> = ran(&d.exec, "reader", "GET").into_iter().skip(1).collect();
+    assert!(
+        after
+            .iter()
+            .all(|e| e.role == Role::Replica && node_ip(&e.node) != victim_ip),
+        "{after:?}"
+    );
+    (errors, first_success, sdown.saturating_sub(failed_at))
+}
+
+fn node_ip(node: &str) -> String {
+    // Outside the simulation turmoil cannot look names up; the hosts were registered in order.
+    let n: u8 = node.trim_start_matches("redis-").parse().unwrap();
+    format!("192.168.0.{n}")
+}
+
+#[test]
+fn test3_crashed_replica_reads_move_before_sentinel_notices() {
+    let (errors, first_success_ms, sdown_ms) = test3(Failure::Crash, 33);
+    assert_eq!(errors, 0, "the caller never sees an error while a replica is healthy");
+    assert!(
+        first_success_ms < sdown_ms,
+        "success at +{first_success_ms} ms, +sdown at +{sdown_ms} ms"
+    );
+    assert!(
+        first_success_ms <= 200,
+        "the next read after the crash succeeds: +{first_success_ms} ms"
+    );
+}
+
+#[test]
+fn test3_paused_replica_reads_move_within_the_read_timeout() {
+    let (errors, first_success_ms, sdown_ms) = test3(Failure::Pause, 34);
+    assert_eq!(errors, 0);
+    assert!(
+        first_success_ms < sdown_ms,
+        "success at +{first_success_ms} ms, +sdown at +{sdown_ms} ms"
+    );
+    // First read after the pause: 100 ms sleep + 300 ms read timeout + one round trip (and a connect).
+    assert!(first_success_ms <= 100 + 300 + 50, "+{first_success_ms} ms");
+}
+
+#[test]
+fn test3_partitioned_replica_reads_move_within_the_read_timeout() {
+    let (errors, first_success_ms, _sdown) = test3(Failure::Partition, 35);
+    assert_eq!(errors, 0);
+    assert!(first_success_ms <= 100 + 300 + 50, "+{first_success_ms} ms");
+}
