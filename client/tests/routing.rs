@@ -31,13 +31,6 @@ fn ran(log: &ExecLog, client: &str, name: &str) -> Vec<LogEntry> {
         .collect()
 }
 
-fn node_of(ip: &str) -> String {
-    (1..=3)
-        .map(|i| format!("redis-{i}"))
-        .find(|h| turmoil::lookup(h.as_str()).to_string() == ip)
-        .unwrap()
-}
-
 #[test]
 fn test1_sticky_reads_all_go_to_one_replica() {
     let topo = Topology::default();
@@ -207,4 +200,134 @@ fn test3_partitioned_replica_reads_move_within_the_read_timeout() {
     let (errors, first_success_ms, _sdown) = test3(Failure::Partition, 35);
     assert_eq!(errors, 0);
     assert!(first_success_ms <= 100 + 300 + 50, "+{first_success_ms} ms");
+}
+
+#[test]
+fn replica_only_never_reads_from_the_master_even_with_every_replica_down() {
+    let topo = Topology::default();
+    let mut sim = sim(36, Duration::from_secs(60));
+    let d = deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let f = faults.clone();
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("reader", 4).read_policy(ReadPolicy::ReplicaOnly).build()?;
+        c.get("k").await?;
+        f.request(Fault::Crash("redis-2".into()));
+        f.request(Fault::Crash("redis-3".into()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for _ in 0..5 {
+            assert_eq!(c.get("k").await, Err(Error::NoReplicaAvailable));
+        }
+        // Writes still work: they go to the master.
+        c.set("k", "v").await?;
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+    let on_master: Vec<_> = ran(&d.exec, "reader", "GET")
+        .into_iter()
+        .filter(|e| e.role == Role::Master)
+        .collect();
+    assert!(on_master.is_empty(), "{on_master:?}");
+    assert_eq!(ran(&d.exec, "reader", "SET")[0].node, "redis-1");
+}
+
+#[test]
+fn replica_preferred_falls_back_to_the_master_and_returns() {
+    let topo = Topology {
+        replicas: 1,
+        ..Topology::default()
+    };
+    let mut sim = sim(37, Duration::from_secs(120));
+    let d = deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let f = faults.clone();
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("reader", 5).read_policy(ReadPolicy::ReplicaPreferred).build()?;
+        c.get("before").await?;
+        f.request(Fault::Crash("redis-2".into()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        c.get("during").await?;
+        f.request(Fault::Bounce("redis-2".into()));
+        // The replica restarts, resyncs; ejection ends, a probe succeeds, reads go back to it.
+        tokio::time::sleep(5 * SEC).await;
+        c.get("after").await?;
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+    let gets = ran(&d.exec, "reader", "GET");
+    let at = |key: &str| {
+        gets.iter()
+            .find(|e| e.command[1] == key)
+            .map(|e| (e.node.clone(), e.role))
+            .unwrap()
+    };
+    assert_eq!(at("before"), ("redis-2".into(), Role::Replica));
+    assert_eq!(at("during"), ("redis-1".into(), Role::Master));
+    assert_eq!(at("after"), ("redis-2".into(), Role::Replica));
+}
+
+#[test]
+fn writes_follow_the_failover_and_reads_never_hit_a_promoted_replica() {
+    let topo = Topology::default();
+    let mut sim = sim(38, Duration::from_secs(120));
+    let d = deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let f = faults.clone();
+    let events = d.events.clone();
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let writer = client("writer", 6).build()?;
+        let reader = client("reader", 7)
+            .replica_selection(ReplicaSelection::RoundRobin)
+            .build()?;
+        writer.set("k", "0").await?;
+        f.request(Fault::Crash("redis-1".into()));
+        let mut i = 0;
+        loop {
+            i += 1;
+            let _ = writer.set("k", &i.to_string()).await;
+            let _ = reader.get("k").await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let switched = events.events().iter().any(|e| e.event == "+switch-master");
+            if switched && now_ms() > 30_000 {
+                break;
+            }
+            if now_ms() > 100_000 {
+                panic!("no failover");
+            }
+        }
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+    let switch: Vec<SentinelEvent> = d
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| e.event == "+switch-master")
+        .collect();
+    let first_switch = switch.iter().map(|e| e.time_ms).min().unwrap();
+    let new_master = switch[0].payload.split(' ').nth(3).unwrap().to_string();
+    let sets = ran(&d.exec, "writer", "SET");
+    assert!(
+        sets.iter().all(|e| e.role == Role::Master),
+        "writes only ever ran on masters"
+    );
+    let first_on_new = sets
+        .iter()
+        .filter(|e| node_ip(&e.node) == new_master)
+        .map(|e| e.time_ms)
+        .min()
+        .unwrap();
+    // Within one round trip of the first +switch-master, plus the writer's 10 ms pause and a reconnect.
+    assert!(
+        first_on_new <= first_switch + 50,
+        "+switch-master at {first_switch}, first write there at {first_on_new}"
+    );
+    let reads_on_master: Vec<_> = ran(&d.exec, "reader", "GET")
+        .into_iter()
+        .filter(|e| e.role == Role::Master)
+        .collect();
+    assert!(reads_on_master.is_empty(), "{reads_on_master:?}");
 }
