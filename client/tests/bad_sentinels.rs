@@ -1,0 +1,208 @@
+//! Sentinels that misbehave: garbage, lies about roles, silence. The client must answer with clear errors or
+//! recover, never panic or hang, and never run a write on a replica or a replica-only read on a master.
+
+#[path = "../../fake-sentinel/tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use common::*;
+use redsim_client::{Client, Error};
+use redsim_fake_redis::{ExecLog, LogEntry, Role};
+use redsim_net::Net;
+use redsim_resp::{Protocol, Reply, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn ran(log: &ExecLog, client: &str, name: &str) -> Vec<LogEntry> {
+    log.entries()
+        .into_iter()
+        .filter(|e| e.client_name.as_deref() == Some(client) && e.name() == name)
+        .collect()
+}
+
+/// How a fake bad Sentinel answers.
+#[derive(Clone)]
+enum Behaviour {
+    Garbage,
+    Silent,
+    /// Names these nodes (resolved at request time) as master and replicas.
+    Lies {
+        master: &'static str,
+        replicas: Vec<&'static str>,
+    },
+}
+
+fn replica_map(ip: &str) -> Reply {
+    let kv = |k: &str, v: &str| [Reply::text(k), Reply::text(v)];
+    Reply::Array(
+        [
+            kv("name", &format!("{ip}:6379")),
+            kv("ip", ip),
+            kv("port", "6379"),
+            kv("flags", "slave"),
+        ]
+        .concat(),
+    )
+}
+
+async fn bad_sentinel(behaviour: Behaviour) -> turmoil::Result {
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", SENTINEL_PORT)).await?;
+    loop {
+        let (mut s, _) = listener.accept().await?;
+        let b = behaviour.clone();
+        tokio::spawn(async move {
+            let mut buf = BytesMut::new();
+            let mut parser = RequestParser::new();
+            loop {
+                match s.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                while let Ok(Some(req)) = parser.parse(&mut buf, true) {
+                    let words: Vec<String> = req
+                        .args
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+                        .collect();
+                    let reply = match &b {
+                        Behaviour::Silent => continue,
+                        Behaviour::Garbage => {
+                            let _ = s.write_all(b"\xff\xfe$-9\r\n*x\r\ngarbage").await;
+                            continue;
+                        }
+                        Behaviour::Lies { master, replicas } => match words.get(1).map(String::as_str) {
+                            Some("get-master-addr-by-name") => Reply::Array(vec![
+                                Reply::text(turmoil::lookup(*master).to_string()),
+                                Reply::text("6379"),
+                            ]),
+                            Some("replicas") => Reply::Array(
+                                replicas
+                                    .iter()
+                                    .map(|r| replica_map(&turmoil::lookup(*r).to_string()))
+                                    .collect(),
+                            ),
+                            _ => Reply::Array(vec![]),
+                        },
+                    };
+                    if s.write_all(&reply.to_bytes(Protocol::Resp2)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A deployment whose Sentinel list starts with a bad one at `bad-sentinel:26379`.
+fn with_bad_sentinel(seed: u64, behaviour: Behaviour) -> (turmoil::Sim<'static>, Deployment) {
+    let mut sim = sim(seed, Duration::from_secs(60));
+    let d = deploy(&mut sim, &Topology::default());
+    sim.host("bad-sentinel", move || bad_sentinel(behaviour.clone()));
+    (sim, d)
+}
+
+fn client(name: &str, sentinels: &[&str]) -> redsim_client::ClientBuilder {
+    Client::builder()
+        .sentinels(sentinels.iter().copied())
+        .master_name("mymaster")
+        .client_name(name)
+        .net(Net::Turmoil)
+}
+
+#[test]
+fn a_garbage_sentinel_is_skipped() {
+    let (mut sim, d) = with_bad_sentinel(41, Behaviour::Garbage);
+    sim.client("app", async move {
+        assert!(wait_discovery(&Topology::default(), 30 * SEC).await);
+        let c = client("app", &["bad-sentinel:26379", "sentinel-1:26379"]).build()?;
+        c.set("k", "v").await?;
+        c.get("k").await?;
+        Ok(())
+    });
+    sim.run().unwrap();
+    assert_eq!(ran(&d.exec, "app", "SET")[0].node, "redis-1");
+    assert_eq!(ran(&d.exec, "app", "GET")[0].role, Role::Replica);
+}
+
+#[test]
+fn a_sentinel_naming_a_replica_as_master_gets_no_write_through() {
+    let lies = Behaviour::Lies {
+        master: "redis-2",
+        replicas: vec!["redis-1", "redis-3"],
+    };
+    let (mut sim, d) = with_bad_sentinel(42, lies);
+    sim.client("app", async move {
+        assert!(wait_discovery(&Topology::default(), 30 * SEC).await);
+        let c = client("app", &["bad-sentinel:26379"]).call_deadline(2 * SEC).build()?;
+        let err = c.set("k", "v").await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::RoleMismatch { .. } | Error::MasterUnavailable(_) | Error::DeadlineExceeded
+            ),
+            "{err:?}"
+        );
+        // Reads: redis-1 is named a replica but is the master; ROLE catches it, redis-3 serves.
+        for _ in 0..5 {
+            c.get("k").await?;
+        }
+        Ok(())
+    });
+    sim.run().unwrap();
+    assert!(ran(&d.exec, "app", "SET").is_empty(), "no write ran anywhere");
+    let gets = ran(&d.exec, "app", "GET");
+    assert_eq!(gets.len(), 5);
+    assert!(
+        gets.iter().all(|e| e.role == Role::Replica && e.node == "redis-3"),
+        "{gets:?}"
+    );
+}
+
+#[test]
+fn silent_sentinels_give_a_clear_error_in_bounded_time() {
+    let (mut sim, _d) = with_bad_sentinel(43, Behaviour::Silent);
+    sim.client("app", async move {
+        let c = client("app", &["bad-sentinel:26379", "nowhere:26379"])
+            .sentinel_timeout(Duration::from_millis(200))
+            .connect_timeout(Duration::from_millis(200))
+            .build()?;
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(c.get("k").await, Err(Error::NoSentinelReachable));
+        assert!(t0.elapsed() <= Duration::from_millis(1000), "{:?}", t0.elapsed());
+        let unknown = client("app", &["sentinel-1:26379"]).master_name("nosuch").build()?;
+        tokio::time::sleep(3 * SEC).await;
+        assert_eq!(unknown.get("k").await, Err(Error::MasterUnknown("nosuch".into())));
+        Ok(())
+    });
+    sim.run().unwrap();
+}
+
+#[test]
+fn bad_configuration_is_refused_with_clear_errors() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let e = Client::builder().master_name("m").build().unwrap_err();
+        assert_eq!(e, Error::Config("no Sentinel given".into()));
+        let e = Client::builder().sentinel("h:1").build().unwrap_err();
+        assert_eq!(e, Error::Config("no master name given".into()));
+        let e = Client::builder()
+            .sentinel("nonsense")
+            .master_name("m")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("not host:port"), "{e}");
+        let e = Client::builder()
+            .sentinel("h:1")
+            .master_name("m")
+            .call_deadline(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("call_deadline must be above zero"), "{e}");
+    });
+}
