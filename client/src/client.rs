@@ -405,7 +405,7 @@ impl Inner {
     }
 
     /// Routes one call (a command or a pipeline) through the policy, with retries on other nodes.
-    async fn route(&self, cmds: Vec<Vec<Bytes>>, read: bool, idempotent: bool) -> Result<Vec<Reply>> {
+    async fn route(&self, cmds: Vec<Vec<Bytes>>, read: bool, idempotent: bool) -> Result<(Vec<Reply>, String)> {
         if self.lock().master.is_none() {
             self.discover().await?;
         }
@@ -462,7 +462,7 @@ impl Inner {
                     match refusal {
                         // The node refused before executing: another node may serve it.
                         Some(code) => Error::Server(code),
-                        None => return Ok(replies),
+                        None => return Ok((replies, addr)),
                     }
                 }
                 Err((e, s)) => {
@@ -584,7 +584,7 @@ impl Client {
         Inner::usable_replicas(&self.inner.lock())
     }
 
-    async fn call(&self, cmds: Vec<Vec<Bytes>>, read: bool, idempotent: bool) -> Result<Vec<Reply>> {
+    async fn call(&self, cmds: Vec<Vec<Bytes>>, read: bool, idempotent: bool) -> Result<(Vec<Reply>, String)> {
         let deadline = Instant::now() + self.inner.cfg.call_deadline;
         match tokio::time::timeout_at(deadline, self.inner.route(cmds, read, idempotent)).await {
             Ok(r) => r,
@@ -606,15 +606,25 @@ impl Client {
     }
 
     async fn command_inner(&self, args: &[&str], idempotent: bool) -> Result<Reply> {
+        self.command_routed_inner(args, idempotent).await.map(|(r, _)| r)
+    }
+
+    /// Like [`Client::command`], also returning the address (`ip:port`) of the node that answered: how the
+    /// `rw_split` example shows routing.
+    pub async fn command_routed(&self, args: &[&str]) -> Result<(Reply, String)> {
+        self.command_routed_inner(args, false).await
+    }
+
+    async fn command_routed_inner(&self, args: &[&str], idempotent: bool) -> Result<(Reply, String)> {
         let Some(name) = args.first() else {
             return Err(Error::Config("empty command".into()));
         };
         let read = is_read_only(name);
         let cmd: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-        let mut replies = self.call(vec![cmd], read, idempotent || read).await?;
+        let (mut replies, addr) = self.call(vec![cmd], read, idempotent || read).await?;
         match replies.pop() {
             Some(Reply::Error(e)) => Err(Error::Server(e)),
-            Some(r) => Ok(r),
+            Some(r) => Ok((r, addr)),
             None => Err(Error::Protocol("no reply".into())),
         }
     }
@@ -639,7 +649,7 @@ impl Client {
             let mut all = vec![vec![Bytes::from_static(b"MULTI")]];
             all.extend(cmds);
             all.push(vec![Bytes::from_static(b"EXEC")]);
-            let mut replies = self.call(all, false, false).await?;
+            let (mut replies, _) = self.call(all, false, false).await?;
             return match replies.pop() {
                 Some(Reply::Array(items)) => Ok(items),
                 Some(Reply::Error(e)) => Err(Error::Server(e)),
@@ -647,6 +657,6 @@ impl Client {
                 other => Err(Error::Protocol(format!("unexpected EXEC reply {other:?}"))),
             };
         }
-        self.call(cmds, read, read).await
+        self.call(cmds, read, read).await.map(|(r, _)| r)
     }
 }

@@ -331,3 +331,109 @@ fn writes_follow_the_failover_and_reads_never_hit_a_promoted_replica() {
         .collect();
     assert!(reads_on_master.is_empty(), "{reads_on_master:?}");
 }
+
+#[test]
+fn pipelines_route_as_a_unit_and_transactions_go_to_the_master() {
+    let topo = Topology::default();
+    let mut sim = sim(39, Duration::from_secs(60));
+    let d = deploy(&mut sim, &topo);
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("app", 8).build()?;
+        let replies = c
+            .transaction()
+            .cmd(&["SET", "a", "1"])
+            .cmd(&["INCR", "a"])
+            .query()
+            .await?;
+        assert_eq!(replies, vec![redsim_client::Value::ok(), redsim_client::Value::Int(2)]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let reads = c.pipeline().cmd(&["GET", "a"]).cmd(&["EXISTS", "a"]).query().await?;
+        assert_eq!(
+            reads,
+            vec![redsim_client::Value::text("2"), redsim_client::Value::Int(1)]
+        );
+        let mixed = c.pipeline().cmd(&["GET", "a"]).cmd(&["SET", "b", "x"]).query().await?;
+        assert_eq!(mixed.len(), 2);
+        assert_eq!(c.command(&["NOSUCHCOMMAND"]).await.unwrap_err().kind(), "server");
+        Ok(())
+    });
+    sim.run().unwrap();
+    let by_app: Vec<LogEntry> = d
+        .exec
+        .entries()
+        .into_iter()
+        .filter(|e| e.client_name.as_deref() == Some("app"))
+        .collect();
+    let where_ = |name: &str| {
+        by_app
+            .iter()
+            .filter(|e| e.name() == name)
+            .map(|e| e.role)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(where_("MULTI"), vec![Role::Master]);
+    assert_eq!(
+        where_("EXISTS"),
+        vec![Role::Replica],
+        "a pipeline of reads goes to a replica"
+    );
+    assert_eq!(
+        where_("GET"),
+        vec![Role::Replica, Role::Master],
+        "a pipeline with a write goes to the master"
+    );
+    assert_eq!(
+        where_("NOSUCHCOMMAND"),
+        vec![Role::Master],
+        "unknown commands go to the master"
+    );
+}
+
+#[test]
+fn routing_decisions_come_out_as_events() {
+    let topo = Topology::default();
+    let mut sim = sim(40, Duration::from_secs(60));
+    deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let f = faults.clone();
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("app", 9).build()?;
+        let mut events = c.events();
+        c.get("k").await?;
+        let chosen = c.usable_replicas();
+        assert_eq!(chosen.len(), 2);
+        let first = loop {
+            if let redsim_client::EventKind::ReplicaChosen { addr } = events.recv().await.unwrap().kind {
+                break addr;
+            }
+        };
+        let host = if first.starts_with(&turmoil::lookup("redis-2").to_string()) {
+            "redis-2"
+        } else {
+            "redis-3"
+        };
+        f.request(Fault::Crash(host.into()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        c.get("k").await?;
+        let mut kinds = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            kinds.push(e.kind);
+        }
+        assert!(
+            kinds
+                .iter()
+                .any(|k| matches!(k, redsim_client::EventKind::Retry { from, .. } if *from == first)),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds
+                .iter()
+                .any(|k| matches!(k, redsim_client::EventKind::ReplicaChosen { addr } if *addr != first)),
+            "{kinds:?}"
+        );
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+}
