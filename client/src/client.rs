@@ -253,7 +253,13 @@ impl Inner {
         if usable.is_empty() {
             return None;
         }
-        let pick = match self.cfg.replica_selection {
+        // Nearest compares latencies, so it picks replicas by latency whatever the selection says.
+        let selection = if self.cfg.read_policy == ReadPolicy::Nearest {
+            ReplicaSelection::LowestLatency
+        } else {
+            self.cfg.replica_selection
+        };
+        let pick = match selection {
             ReplicaSelection::Sticky => match &st.sticky {
                 Some(s) if usable.contains(s) => s.clone(),
                 _ => {
@@ -511,16 +517,20 @@ impl Inner {
 
     fn master_is_nearest(&self) -> bool {
         let st = self.lock();
-        let best_replica = st
+        let usable: Vec<u64> = st
             .replicas
             .values()
             .filter(|r| r.ejected_until.is_none())
             .map(|r| r.latency_us)
-            .min();
-        match best_replica {
-            None => true,
-            Some(r) => st.master_latency_us != 0 && st.master_latency_us < r,
+            .collect();
+        if usable.is_empty() {
+            return true;
         }
+        // Unmeasured nodes are tried first, so every candidate gets a measurement.
+        if st.master_latency_us == 0 || usable.contains(&0) {
+            return st.master_latency_us == 0 && !usable.contains(&0);
+        }
+        usable.iter().all(|r| st.master_latency_us < *r)
     }
 }
 

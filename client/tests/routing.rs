@@ -437,3 +437,87 @@ fn routing_decisions_come_out_as_events() {
     });
     run(&mut sim, &faults).unwrap();
 }
+
+#[test]
+fn lowest_latency_and_nearest_follow_measured_round_trips() {
+    // (policy, selection, latency to redis-1, redis-2, redis-3 in ms, where reads must end up)
+    for (policy, selection, lat, want_node) in [
+        (
+            ReadPolicy::ReplicaOnly,
+            ReplicaSelection::LowestLatency,
+            [10, 20, 2],
+            "redis-3",
+        ),
+        (ReadPolicy::Nearest, ReplicaSelection::Sticky, [1, 20, 15], "redis-1"),
+    ] {
+        let topo = Topology::default();
+        let mut sim = sim(41, Duration::from_secs(60));
+        let d = deploy(&mut sim, &topo);
+        let faults = Faults::default();
+        let f = faults.clone();
+        sim.client("app", async move {
+            assert!(wait_discovery(&topo, 30 * SEC).await);
+            let c = client("reader", 10)
+                .read_policy(policy)
+                .replica_selection(selection)
+                .build()?;
+            c.set("k", "v").await?;
+            for _ in 0..4 {
+                c.get("k").await?;
+            }
+            for (i, ms) in lat.iter().enumerate() {
+                let node = format!("redis-{}", i + 1);
+                f.request(Fault::Latency("app".into(), node, Duration::from_millis(*ms)));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            for _ in 0..40 {
+                c.get("k").await?;
+            }
+            Ok(())
+        });
+        run(&mut sim, &faults).unwrap();
+        let last: Vec<String> = ran(&d.exec, "reader", "GET")
+            .iter()
+            .rev()
+            .take(10)
+            .map(|e| e.node.clone())
+            .collect();
+        assert!(
+            last.iter().all(|n| n == want_node),
+            "{policy:?}/{selection:?}: {last:?}"
+        );
+    }
+}
+
+#[test]
+fn replicas_whose_link_is_down_too_long_are_skipped() {
+    let topo = Topology::default();
+    let mut sim = sim(42, Duration::from_secs(90));
+    let d = deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let f = faults.clone();
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let mut r2 = connect("redis-2", REDIS_PORT).await;
+        r2.call(&["CONFIG", "SET", "repl-timeout", "2"]).await.unwrap();
+        let c = client("reader", 11)
+            .max_replica_link_down(Duration::from_secs(1))
+            .build()?;
+        c.get("k").await?;
+        f.request(Fault::Partition(vec!["redis-1".into()], vec!["redis-2".into()]));
+        // redis-2 notices after 2 s, Sentinel reads its INFO, the client's next reconciliation drops it.
+        tokio::time::sleep(20 * SEC).await;
+        for _ in 0..10 {
+            c.get("k").await?;
+        }
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+    let last: Vec<String> = ran(&d.exec, "reader", "GET")
+        .iter()
+        .rev()
+        .take(10)
+        .map(|e| e.node.clone())
+        .collect();
+    assert!(last.iter().all(|n| n == "redis-3"), "{last:?}");
+}

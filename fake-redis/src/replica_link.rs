@@ -329,7 +329,8 @@ async fn stream_loop(
             biased;
             _ = session.cancelled() => return Err(LinkError::Io("link killed".into())),
             _ = ack.tick() => send_ack(shared, conn).await?,
-            _ = sleep_until(last_data + conn.timeout) => {
+            // repl-timeout is read live, as Redis does: CONFIG SET applies to the running link.
+            _ = sleep_until(last_data + Duration::from_secs(lock(shared).cfg.repl_timeout_s as u64)) => {
                 return Err(LinkError::Io("timeout: no data from master".into()));
             }
             r = conn.stream.read_buf(&mut conn.buf) => match r {

@@ -209,6 +209,8 @@ pub enum Fault {
     Bounce(String),
     Partition(Vec<String>, Vec<String>),
     Repair(Vec<String>, Vec<String>),
+    /// Sets the one-way latency of an existing link (turmoil creates links on first contact).
+    Latency(String, String, Duration),
     /// Messages between the groups are held (delayed, not lost): a frozen process, seen from outside.
     Hold(Vec<String>, Vec<String>),
     Release(Vec<String>, Vec<String>),
@@ -241,6 +243,7 @@ pub fn run(sim: &mut turmoil::Sim<'static>, faults: &Faults) -> turmoil::Result 
                         }
                     }
                 }
+                Fault::Latency(a, b, d) => sim.set_link_latency(a.as_str(), b.as_str(), d),
                 Fault::Hold(a, b) => {
                     for x in &a {
                         for y in &b {
