@@ -249,12 +249,19 @@ impl Instance {
 /// The failover states, with the names `SENTINEL MASTER` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailoverState {
+    /// No failover.
     None,
+    /// Started; gathering votes.
     WaitStart,
+    /// Elected; choosing the replica to promote.
     SelectSlave,
+    /// Sending `SLAVEOF NO ONE` to it.
     SendSlaveofNoone,
+    /// Waiting for it to report role master.
     WaitPromotion,
+    /// Pointing the other replicas at it.
     ReconfSlaves,
+    /// Done; the master's address is switched at the next tick.
     UpdateConfig,
 }
 

@@ -16,6 +16,8 @@
 //! assert_eq!(&Reply::Bulk(req.args[1].clone()).to_bytes(Protocol::Resp2)[..], b"$2\r\nhi\r\n");
 //! ```
 
+#![warn(missing_docs)]
+
 mod glob;
 mod reply;
 mod request;

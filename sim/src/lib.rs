@@ -9,4 +9,6 @@
 //! assert_eq!(report, redsim::demo::run(7).unwrap(), "same seed, same run");
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod demo;
