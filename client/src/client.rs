@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::is_read_only;
-use crate::config::{ClientBuilder, ClientConfig, ReadPolicy, ReplicaSelection};
+use crate::config::{ClientBuilder, ClientConfig, Mutant, ReadPolicy, ReplicaSelection};
 use crate::conn::{Conn, NodeRole};
 use crate::discovery;
 use crate::error::{Error, Result};
@@ -339,6 +339,9 @@ impl Inner {
                 Ok(replies)
             }
             Err(e) => {
+                if self.cfg.mutant == Some(Mutant::KeepTimedOutConnection) {
+                    self.give_back(conn);
+                }
                 let stale = pooled && surely_not_executed(&e);
                 if stale {
                     let mut st = self.lock();
@@ -434,7 +437,9 @@ impl Inner {
                             && let Some(r) = self.choose_replica_avoiding(&tried, &stale)
                         {
                             Target::Replica(r)
-                        } else if matches!(policy, ReadPolicy::ReplicaPreferred | ReadPolicy::Nearest) {
+                        } else if matches!(policy, ReadPolicy::ReplicaPreferred | ReadPolicy::Nearest)
+                            || self.cfg.mutant == Some(Mutant::FallBackToMaster)
+                        {
                             self.emit(EventKind::FellBackToMaster);
                             Target::Master
                         } else {
@@ -478,6 +483,7 @@ impl Inner {
             };
             let reason = failure.kind().to_string();
             match role {
+                NodeRole::Replica if self.cfg.mutant == Some(Mutant::NoEjection) => return Err(failure),
                 NodeRole::Replica if was_stale => stale.push(addr.clone()),
                 NodeRole::Replica => {
                     self.eject(&addr, &reason);

@@ -34,6 +34,18 @@ pub enum ReplicaSelection {
     LowestLatency,
 }
 
+/// Deliberately broken behaviours, so a test harness can prove its checkers catch real client bugs. Never
+/// set one in production: each breaks a guarantee of this crate on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutant {
+    /// Reads go to the master when no replica answers, whatever the policy (redis-py's `slave_for`).
+    FallBackToMaster,
+    /// A failed replica is neither remembered nor skipped, and the read is not retried (go-redis-like).
+    NoEjection,
+    /// A connection whose request timed out goes back to the pool, so its late reply answers the next request.
+    KeepTimedOutConnection,
+}
+
 /// Everything the client needs to know; built with [`crate::Client::builder`].
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -81,6 +93,8 @@ pub struct ClientConfig {
     pub net: Net,
     /// Seed of the client's random choices (replica choice, jitter).
     pub seed: u64,
+    /// A deliberately broken behaviour, for testing checkers only (default none).
+    pub mutant: Option<Mutant>,
 }
 
 impl Default for ClientConfig {
@@ -108,6 +122,7 @@ impl Default for ClientConfig {
             client_name: "redsim-client".into(),
             net: Net::Tokio,
             seed: 0,
+            mutant: None,
         }
     }
 }
@@ -239,6 +254,12 @@ impl ClientBuilder {
     /// Seed of the client's random choices (default 0).
     pub fn seed(mut self, seed: u64) -> Self {
         self.cfg.seed = seed;
+        self
+    }
+
+    /// Enables a deliberately broken behaviour (for testing checkers; never in production).
+    pub fn mutant(mut self, m: Mutant) -> Self {
+        self.cfg.mutant = Some(m);
         self
     }
 

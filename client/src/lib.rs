@@ -49,7 +49,7 @@ mod watcher;
 
 pub use client::Client;
 pub use commands::is_read_only;
-pub use config::{ClientBuilder, ClientConfig, ReadPolicy, ReplicaSelection, parse_addr};
+pub use config::{ClientBuilder, ClientConfig, Mutant, ReadPolicy, ReplicaSelection, parse_addr};
 pub use conn::NodeRole;
 pub use error::{Error, Result};
 pub use events::{EventKind, RoutingEvent};

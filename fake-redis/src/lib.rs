@@ -103,6 +103,12 @@ impl Node {
         server::serve_on(self.shared.clone(), listener).await
     }
 
+    /// Stops the node as a killed process stops: it closes its listener and every connection, and its
+    /// `serve` returns. Peers then see connections refused at once (the machine is still up).
+    pub fn shutdown(&self) {
+        lock(&self.shared).shutdown.cancel();
+    }
+
     /// The node's configured name.
     pub fn name(&self) -> String {
         lock(&self.shared).cfg.name.clone()

@@ -218,6 +218,8 @@ pub(crate) struct State {
     /// Set while EXEC runs the queued commands: propagation wraps them in MULTI ... EXEC.
     pub exec_depth: u32,
     pub exec_multi_emitted: bool,
+    /// Cancelled by `Node::shutdown`: the node stops as a killed process would.
+    pub shutdown: CancellationToken,
 }
 
 /// A shared handle to a node's state.
@@ -278,6 +280,7 @@ impl State {
                 acks: Arc::new(Notify::new()),
                 exec_depth: 0,
                 exec_multi_emitted: false,
+                shutdown: CancellationToken::new(),
                 cfg,
             })
         })

@@ -38,12 +38,25 @@ pub(crate) async fn serve_on(shared: Shared, listener: redsim_net::Listener) -> 
         }
     }
     tokio::spawn(cron(std::sync::Arc::downgrade(&shared)));
-    let handler = std::sync::Arc::new(crate::connection::NodeHandler(shared));
+    let shutdown = lock(&shared).shutdown.clone();
+    let handler = std::sync::Arc::new(crate::connection::NodeHandler(shared.clone()));
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = accepted?;
         let local = stream.local_addr().unwrap_or(peer);
         tokio::spawn(redsim_resp::serve_connection(handler.clone(), stream, peer, local));
     }
+    // Killed: every connection closes and replication stops; the listener goes with this function.
+    let mut st = lock(&shared);
+    crate::replica_link::stop(&mut st);
+    for c in st.clients.values() {
+        c.cancel.cancel();
+    }
+    Ok(())
 }
 
 async fn cron(weak: std::sync::Weak<std::sync::Mutex<crate::node::State>>) {
@@ -53,6 +66,9 @@ async fn cron(weak: std::sync::Weak<std::sync::Mutex<crate::node::State>>) {
         tick.tick().await;
         let Some(shared) = weak.upgrade() else { return };
         let mut st = lock(&shared);
+        if st.shutdown.is_cancelled() {
+            return;
+        }
         let now = st.now_ms();
         if st.role() == Role::Master {
             for key in st.ks.expired_keys(now, EXPIRE_PER_TICK) {

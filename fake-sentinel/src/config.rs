@@ -56,6 +56,9 @@ pub struct SentinelConfig {
     pub seed: u64,
     /// Most events the event log keeps before it counts drops instead.
     pub event_limit: usize,
+    /// A deliberately broken behaviour for testing checkers: reconfigure nodes without CLIENT KILL, so clients
+    /// stay connected to a node whose role changed. Never set it otherwise.
+    pub skip_client_kill: bool,
 }
 
 impl Default for SentinelConfig {
@@ -68,6 +71,7 @@ impl Default for SentinelConfig {
             masters: Vec::new(),
             seed: 0,
             event_limit: 1_000_000,
+            skip_client_kill: false,
         }
     }
 }

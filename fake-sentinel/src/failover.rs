@@ -203,6 +203,7 @@ impl State {
             Some((h, p)) => (h.to_string(), p.to_string()),
             None => ("NO".to_string(), "ONE".to_string()),
         };
+        let skip_kill = self.cfg.skip_client_kill;
         let Some(inst) = self.instance_mut(t) else { return false };
         let Some(cc) = &inst.link.cc else { return false };
         let cmds: [&[&[u8]]; 6] = [
@@ -214,6 +215,9 @@ impl State {
             &[b"EXEC"],
         ];
         for cmd in cmds {
+            if skip_kill && cmd[0] == b"CLIENT" {
+                continue;
+            }
             if !cc.send(Tag::Ignore, cmd) {
                 return false;
             }

@@ -90,6 +90,12 @@ impl Sentinel {
         server::serve_on(self.shared.clone(), listener).await
     }
 
+    /// Stops the Sentinel as a killed process stops: listener, links and client connections close, and
+    /// `serve` returns.
+    pub fn shutdown(&self) {
+        lock(&self.shared).shutdown.cancel();
+    }
+
     /// The configured name.
     pub fn name(&self) -> String {
         lock(&self.shared).cfg.name.clone()

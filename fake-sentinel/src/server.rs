@@ -26,12 +26,31 @@ pub(crate) async fn bind(shared: &Shared) -> io::Result<redsim_net::Listener> {
 pub(crate) async fn serve_on(shared: Shared, listener: redsim_net::Listener) -> io::Result<()> {
     lock(&shared).start();
     tokio::spawn(timer(Arc::downgrade(&shared)));
-    let handler = Arc::new(SentinelHandler(shared));
+    let shutdown = lock(&shared).shutdown.clone();
+    let handler = Arc::new(SentinelHandler(shared.clone()));
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = accepted?;
         let local = stream.local_addr().unwrap_or(peer);
         tokio::spawn(redsim_resp::serve_connection(handler.clone(), stream, peer, local));
     }
+    // Killed: drop every link (their tasks stop) and every client connection.
+    let mut st = lock(&shared);
+    for m in st.masters.values_mut() {
+        m.inst.close_links();
+        m.replicas.values_mut().for_each(crate::instance::Instance::close_links);
+        m.sentinels
+            .values_mut()
+            .for_each(crate::instance::Instance::close_links);
+    }
+    for c in st.bus.clients.values() {
+        c.cancel.cancel();
+    }
+    Ok(())
 }
 
 /// Redis runs the Sentinel timer at a random 10-19 Hz, re-drawn every tick, so Sentinels drift apart instead
@@ -41,6 +60,9 @@ async fn timer(weak: std::sync::Weak<std::sync::Mutex<State>>) {
         let period_ms = {
             let Some(shared) = weak.upgrade() else { return };
             let mut st = lock(&shared);
+            if st.shutdown.is_cancelled() {
+                return;
+            }
             st.tick();
             1000 / (10 + st.rand_below(10))
         };

@@ -126,6 +126,8 @@ pub(crate) struct State {
     pub tilt_start_time: u64,
     pub previous_time: u64,
     pub self_ref: Weak<Mutex<State>>,
+    /// Cancelled by `Sentinel::shutdown`.
+    pub shutdown: CancellationToken,
 }
 
 /// A shared handle to a Sentinel's state.
@@ -183,6 +185,7 @@ impl State {
                 tilt_start_time: 0,
                 previous_time: 0,
                 self_ref: weak.clone(),
+                shutdown: CancellationToken::new(),
                 cfg: cfg.clone(),
             })
         })

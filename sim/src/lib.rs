@@ -1,14 +1,27 @@
-//! redsim's simulation harness.
-//!
-//! For now it holds the replication demo that the `redsim` command runs ([`demo::run`]); the harness issue turns
-//! it into topologies, fault schedules, workloads, checkers and replay.
+//! redsim's simulation harness: describe a cluster, a workload and a fault schedule ([`Scenario`]), run it
+//! deterministically on turmoil from one seed ([`run`]), check the [`History`] against the invariants
+//! ([`checkers`]), and when something fails, replay it and look at its [`timeline`].
 //!
 //! ```
-//! let report = redsim::demo::run(7).unwrap();
-//! assert!(report.converged);
-//! assert_eq!(report, redsim::demo::run(7).unwrap(), "same seed, same run");
+//! use redsim::{Scenario, checkers, run};
+//!
+//! let scenario: Scenario = "scenario demo\nduration_ms 3000\nat 1000 crash(redis-2)".parse().unwrap();
+//! let history = run(&scenario, 7).unwrap();
+//! let report = checkers::check_all(&history);
+//! assert!(report.iter().all(|c| c.passed()), "{report:?}");
+//! assert_eq!(history.render(), run(&scenario, 7).unwrap().render(), "same seed, same history");
 //! ```
 
 #![warn(missing_docs)]
 
+pub mod checkers;
 pub mod demo;
+pub mod fault;
+pub mod history;
+pub mod runner;
+pub mod scenario;
+
+pub use fault::{Fault, Schedule, TimedFault};
+pub use history::{History, Op, OpKind};
+pub use runner::run;
+pub use scenario::{ClientRole, ClientSpec, Mutant, Network, Scenario, Topology};

@@ -1,0 +1,99 @@
+//! `failover_before_sdown` (eventually, bounded by Sentinel): when the replica a reader uses fails while another
+//! replica is healthy, the reader's next successful read comes before the first `+sdown` any Sentinel publishes
+//! for the failed replica. Reports the re-route latency next to Sentinel's SDOWN latency.
+
+use super::{Check, Flavour, Violation, sim_ms};
+use crate::fault::Fault;
+use crate::history::{History, OpKind};
+use crate::scenario::ClientRole;
+
+/// Faults that make a node stop serving.
+fn disabled_node(f: &Fault) -> Option<&str> {
+    match f {
+        Fault::Crash(n) | Fault::Kill(n) | Fault::Pause(n) | Fault::Isolate(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// Runs the checker.
+pub fn check(h: &History) -> Check {
+    let mut c = Check::new("failover_before_sdown", Flavour::Eventually);
+    let readers: Vec<&str> = h
+        .scenario
+        .clients
+        .iter()
+        .filter(|c| c.role == ClientRole::Reader && c.policy.starts_with("replica"))
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut reroutes = Vec::new();
+    let mut sdowns = Vec::new();
+    for (i, (t, fault)) in h.faults.iter().enumerate() {
+        let Some(node) = disabled_node(fault) else { continue };
+        let Some(ip) = h.hosts.get(node) else { continue };
+        // Only replicas at that time, and only while another replica stays up.
+        let was_replica = h
+            .exec
+            .iter()
+            .rev()
+            .find(|e| e.node == node && sim_ms(e.time_ms) <= *t)
+            .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
+        let others_faulted = h.faults[i + 1..].iter().any(|(t2, f2)| {
+            disabled_node(f2).is_some_and(|n| n != node) && *t2 <= t + h.scenario.topology.down_after_ms + 1000
+        });
+        if !was_replica || others_faulted || h.scenario.topology.replicas < 2 {
+            continue;
+        }
+        let sdown = h
+            .sentinel_events
+            .iter()
+            .filter(|e| {
+                e.event == "+sdown" && e.payload.starts_with(&format!("slave {ip}:")) && sim_ms(e.time_ms) >= *t
+            })
+            .map(|e| sim_ms(e.time_ms))
+            .min();
+        if let Some(s) = sdown {
+            sdowns.push((s - t) as f64);
+        }
+        for reader in &readers {
+            let reads: Vec<_> = h
+                .ops
+                .iter()
+                .filter(|o| o.client == *reader && o.kind == OpKind::Read)
+                .collect();
+            let last_before = reads.iter().rev().find(|o| o.complete_ms <= *t && o.outcome.is_ok());
+            if last_before.and_then(|o| o.served_by.as_deref()) != Some(node) {
+                continue;
+            }
+            let next = reads
+                .iter()
+                .find(|o| o.invoke_ms >= *t && o.outcome.is_ok())
+                .map(|o| o.complete_ms);
+            match (next, sdown) {
+                (Some(n), Some(s)) if n < s => reroutes.push((n - t) as f64),
+                (Some(n), _) if sdown.is_none() => reroutes.push((n - t) as f64),
+                (next, _) => c.violations.push(Violation {
+                    at_ms: *t,
+                    what: format!(
+                        "{reader} read from {node}, which failed at {t} ms; its next successful read came at {} but \
+                         Sentinel published +sdown at {}",
+                        next.map(|n| format!("{n} ms")).unwrap_or_else(|| "never".into()),
+                        sdown.map(|s| format!("{s} ms")).unwrap_or_else(|| "never".into())
+                    ),
+                }),
+            }
+        }
+    }
+    let stat = |v: &mut Vec<f64>, name: &str, c: &mut Check| {
+        if v.is_empty() {
+            return;
+        }
+        v.sort_by(f64::total_cmp);
+        let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        c.metrics.push((format!("{name} p50 ms"), p(0.5)));
+        c.metrics.push((format!("{name} p99 ms"), p(0.99)));
+        c.metrics.push((format!("{name} max ms"), v[v.len() - 1]));
+    };
+    stat(&mut reroutes, "re-route", &mut c);
+    stat(&mut sdowns, "sdown", &mut c);
+    c
+}

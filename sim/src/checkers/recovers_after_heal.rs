@@ -1,0 +1,40 @@
+//! `recovers_after_heal` (eventually): once faults stop and the cluster has had time to settle, every client
+//! succeeds again. Judged on the final `stable_ms` of the run, if no fault falls in it.
+
+use super::{Check, Flavour, Violation};
+use crate::history::History;
+use crate::runner::WARMUP_MS;
+
+/// Runs the checker.
+pub fn check(h: &History) -> Check {
+    let mut c = Check::new("recovers_after_heal", Flavour::Eventually);
+    let end = WARMUP_MS + h.scenario.duration_ms;
+    let window_start = end.saturating_sub(h.scenario.stable_ms);
+    if h.faults.iter().any(|(t, _)| *t >= window_start) || h.scenario.stable_ms == 0 {
+        c.metrics.push(("skipped: faults in the stable window".into(), 1.0));
+        return c;
+    }
+    // Give the cluster the first half of the window to settle; the second half must be clean.
+    let judged_from = window_start + h.scenario.stable_ms / 2;
+    for client in &h.scenario.clients {
+        let ops: Vec<_> = h
+            .ops
+            .iter()
+            .filter(|o| o.client == client.name && o.invoke_ms >= judged_from)
+            .collect();
+        let failed: Vec<_> = ops.iter().filter(|o| o.outcome.is_err()).collect();
+        if ops.is_empty() || !failed.is_empty() {
+            c.violations.push(Violation {
+                at_ms: judged_from,
+                what: format!(
+                    "{}: {} of {} operations failed after the cluster was stable (first: {:?})",
+                    client.name,
+                    failed.len(),
+                    ops.len(),
+                    failed.first().map(|o| o.outcome.clone())
+                ),
+            });
+        }
+    }
+    c
+}

@@ -1,0 +1,104 @@
+//! Redis's own weaknesses, measured and reported without failing a run: acknowledged writes later lost (the
+//! Jepsen 2013 finding), stale reads and their age, and writes accepted by an old master after the Sentinels had
+//! switched away from it.
+
+use std::collections::BTreeMap;
+
+use super::{Check, Flavour, Violation};
+use crate::history::{History, OpKind};
+
+/// `lost_writes`: for each key, the last acknowledged write should be the final value on the final master.
+pub fn lost_writes(h: &History) -> Check {
+    let mut c = Check::new("lost_writes", Flavour::Reported);
+    let final_master = h
+        .sentinel_events
+        .iter()
+        .rev()
+        .find(|e| e.event == "+switch-master")
+        .and_then(|e| e.payload.split(' ').nth(3))
+        .map(|ip| h.host_of(ip))
+        .unwrap_or_else(|| "redis-1".into());
+    // The final value of each key on the final master: its last executed write.
+    let mut final_value: BTreeMap<&str, &str> = BTreeMap::new();
+    for e in h
+        .exec
+        .iter()
+        .filter(|e| e.node == final_master && e.name() == "SET" && e.reply == "OK")
+    {
+        if let (Some(k), Some(v)) = (e.command.get(1), e.command.get(2)) {
+            final_value.insert(k, v);
+        }
+    }
+    let mut last_acked: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
+    for op in h.ops.iter().filter(|o| o.kind == OpKind::Write && o.outcome.is_ok()) {
+        if let Some(v) = &op.written {
+            last_acked.insert(&op.key, (v, op.complete_ms));
+        }
+    }
+    let mut lost = 0;
+    for (k, (v, t)) in &last_acked {
+        if final_value.get(k) != Some(v) {
+            lost += 1;
+            c.violations.push(Violation {
+                at_ms: *t,
+                what: format!("acknowledged write {v} to {k} is not the final value"),
+            });
+        }
+    }
+    c.metrics.push(("lost acknowledged writes".into(), lost as f64));
+    c
+}
+
+/// `stale_reads`: reads that returned a value older than a write acknowledged before the read began.
+pub fn stale_reads(h: &History) -> Check {
+    let mut c = Check::new("stale_reads", Flavour::Reported);
+    let mut ages = Vec::new();
+    for read in h.ops.iter().filter(|o| o.kind == OpKind::Read && o.outcome.is_ok()) {
+        let Ok(got) = &read.outcome else { continue };
+        let newest = h
+            .ops
+            .iter()
+            .filter(|w| {
+                w.kind == OpKind::Write && w.key == read.key && w.outcome.is_ok() && w.complete_ms < read.invoke_ms
+            })
+            .max_by_key(|w| w.complete_ms);
+        if let Some(w) = newest
+            && got.as_deref() != w.written.as_deref()
+        {
+            ages.push((read.invoke_ms - w.complete_ms) as f64);
+        }
+    }
+    c.metrics.push(("stale reads".into(), ages.len() as f64));
+    if let Some(max) = ages.iter().cloned().reduce(f64::max) {
+        c.metrics.push(("max staleness ms".into(), max));
+    }
+    c
+}
+
+/// `isolated_master_writes`: writes executed by a node as master after the Sentinels switched the master away
+/// from it.
+pub fn isolated_master_writes(h: &History) -> Check {
+    let mut c = Check::new("isolated_master_writes", Flavour::Reported);
+    let mut n = 0;
+    let mut seen: Vec<&str> = Vec::new();
+    for s in h.sentinel_events.iter().filter(|e| e.event == "+switch-master") {
+        if seen.contains(&s.payload.as_str()) {
+            continue;
+        }
+        seen.push(&s.payload);
+        let Some(old_ip) = s.payload.split(' ').nth(1) else {
+            continue;
+        };
+        let old = h.host_of(old_ip);
+        let after = h.exec.iter().filter(|e| {
+            e.node == old
+                && e.name() == "SET"
+                && e.reply == "OK"
+                && e.role == redsim_fake_redis::Role::Master
+                && e.time_ms > s.time_ms
+        });
+        n += after.count();
+    }
+    c.metrics.push(("writes on a deposed master".into(), n as f64));
+    c
+}

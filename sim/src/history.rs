@@ -1,0 +1,137 @@
+//! What a run produced: client operations, the data nodes' execution logs, the Sentinels' events, the
+//! clients' routing events and the faults applied, all stamped with simulated time (ms from the start).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use redsim_client::EventKind;
+use redsim_fake_redis::LogEntry;
+use redsim_fake_sentinel::SentinelEvent;
+
+use crate::fault::Fault;
+use crate::scenario::Scenario;
+
+/// The simulation's epoch: absolute times in logs are this plus simulated time.
+pub const EPOCH_MS: u64 = 1_700_000_000_000;
+
+/// Whether an operation read or wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// `GET key`.
+    Read,
+    /// `SET key value`.
+    Write,
+}
+
+/// One client operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    /// The client.
+    pub client: String,
+    /// Read or write.
+    pub kind: OpKind,
+    /// The key.
+    pub key: String,
+    /// For writes, the unique value written.
+    pub written: Option<String>,
+    /// When it was invoked, ms.
+    pub invoke_ms: u64,
+    /// When it completed, ms.
+    pub complete_ms: u64,
+    /// `Ok(value read or None)`, or the error kind.
+    pub outcome: Result<Option<String>, String>,
+    /// The node (host name) that answered, when it succeeded.
+    pub served_by: Option<String>,
+}
+
+/// Everything a run recorded.
+#[derive(Debug, Clone)]
+pub struct History {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The seed.
+    pub seed: u64,
+    /// Client operations in completion order.
+    pub ops: Vec<Op>,
+    /// Every command every data node executed (times are absolute: subtract [`EPOCH_MS`]).
+    pub exec: Vec<LogEntry>,
+    /// Every event every Sentinel published (absolute times).
+    pub sentinel_events: Vec<SentinelEvent>,
+    /// Routing events: (simulated ms, client, event).
+    pub client_events: Vec<(u64, String, EventKind)>,
+    /// Faults as applied, with the simulated time they took effect.
+    pub faults: Vec<(u64, Fault)>,
+    /// IP address of every host, to map `ip:port` back to names.
+    pub hosts: BTreeMap<String, String>,
+    /// Simulated time at the end.
+    pub end_ms: u64,
+}
+
+impl History {
+    /// The host name behind an address (`ip` or `ip:port`).
+    pub fn host_of(&self, addr: &str) -> String {
+        let ip = addr.rsplit_once(':').map(|(ip, _)| ip).unwrap_or(addr);
+        self.hosts
+            .iter()
+            .find(|(_, v)| v.as_str() == ip)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| addr.to_string())
+    }
+
+    /// The whole history as text, one line per record, in a fixed order: two runs are the same run exactly
+    /// when their renderings are equal.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# seed {}", self.seed);
+        for line in self.scenario.to_string().lines() {
+            let _ = writeln!(out, "# {line}");
+        }
+        for (t, f) in &self.faults {
+            let _ = writeln!(out, "{t:>7} fault {f}");
+        }
+        for e in &self.sentinel_events {
+            let _ = writeln!(
+                out,
+                "{:>7} {} {} {}",
+                e.time_ms.saturating_sub(EPOCH_MS),
+                e.sentinel,
+                e.event,
+                e.payload
+            );
+        }
+        for op in &self.ops {
+            let kind = if op.kind == OpKind::Read { "read" } else { "write" };
+            let outcome = match &op.outcome {
+                Ok(v) => format!("ok {}", v.as_deref().unwrap_or("nil")),
+                Err(e) => format!("err {e}"),
+            };
+            let _ = writeln!(
+                out,
+                "{:>7} op {} {kind} {} {outcome} via {} ({}..{})",
+                op.complete_ms,
+                op.client,
+                op.key,
+                op.served_by.as_deref().unwrap_or("-"),
+                op.invoke_ms,
+                op.complete_ms
+            );
+        }
+        for e in &self.exec {
+            let _ = writeln!(
+                out,
+                "{:>7} exec {} {:?} {} {} -> {}",
+                e.time_ms.saturating_sub(EPOCH_MS),
+                e.node,
+                e.role,
+                e.client_name.as_deref().unwrap_or("-"),
+                e.command.join(" "),
+                e.reply
+            );
+        }
+        for (t, c, e) in &self.client_events {
+            let _ = writeln!(out, "{t:>7} client {c} {e:?}");
+        }
+        let _ = writeln!(out, "# end {} ms", self.end_ms);
+        out
+    }
+}

@@ -1,0 +1,405 @@
+//! Runs a scenario on turmoil from one seed and returns its [`History`].
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use redsim_client::{Client, ReadPolicy, ReplicaSelection};
+use redsim_fake_redis::{Config, ExecLog, Node};
+use redsim_fake_sentinel::{EventLog, MasterConfig, Sentinel, SentinelConfig};
+use redsim_net::Net;
+use redsim_resp::RespConn;
+
+use crate::fault::Fault;
+use crate::history::{EPOCH_MS, History, Op, OpKind};
+use crate::scenario::{ClientRole, ClientSpec, Mutant, Scenario};
+
+const REDIS_PORT: u16 = 6379;
+const SENTINEL_PORT: u16 = 26379;
+/// Name of the monitored master.
+pub const MASTER_NAME: &str = "mymaster";
+/// Clients start after this, once Sentinels had time to discover the replicas.
+pub const WARMUP_MS: u64 = 3000;
+/// Extra simulated time allowed beyond the scenario's duration before turmoil gives up.
+const SLACK_MS: u64 = 30_000;
+
+/// Parses a read policy name.
+pub fn read_policy(s: &str) -> Result<ReadPolicy, String> {
+    Ok(match s {
+        "replica-only" => ReadPolicy::ReplicaOnly,
+        "replica-preferred" => ReadPolicy::ReplicaPreferred,
+        "master" => ReadPolicy::Master,
+        "nearest" => ReadPolicy::Nearest,
+        other => return Err(format!("unknown read policy '{other}'")),
+    })
+}
+
+/// Parses a replica selection name.
+pub fn replica_selection(s: &str) -> Result<ReplicaSelection, String> {
+    Ok(match s {
+        "sticky" => ReplicaSelection::Sticky,
+        "round-robin" => ReplicaSelection::RoundRobin,
+        "random" => ReplicaSelection::Random,
+        "lowest-latency" => ReplicaSelection::LowestLatency,
+        other => return Err(format!("unknown replica selection '{other}'")),
+    })
+}
+
+/// Hosts a fault names.
+pub fn hosts_named(f: &Fault) -> Vec<String> {
+    match f {
+        Fault::Kill(n)
+        | Fault::Crash(n)
+        | Fault::Restart(n)
+        | Fault::Pause(n)
+        | Fault::Resume(n)
+        | Fault::Isolate(n) => {
+            vec![n.clone()]
+        }
+        Fault::Partition(a, b) | Fault::PartitionOneway(a, b) => a.iter().chain(b).cloned().collect(),
+        Fault::Latency(a, b, _) => vec![a.clone(), b.clone()],
+        Fault::Heal | Fault::Failover => vec![],
+    }
+}
+
+/// A derived seed for one component: every RNG descends from the run's seed.
+fn derive(seed: u64, salt: &str) -> u64 {
+    let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
+    for b in salt.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+type Slot<T> = Arc<Mutex<Option<T>>>;
+
+fn now_ms() -> u64 {
+    turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64
+}
+
+/// Runs a scenario from a seed.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
+    scenario.validate()?;
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(seed)
+        .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_MS))
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(Duration::from_millis(scenario.network.min_latency_ms))
+        .max_message_latency(Duration::from_millis(scenario.network.max_latency_ms))
+        .simulation_duration(Duration::from_millis(WARMUP_MS + scenario.duration_ms + SLACK_MS))
+        .build();
+    let exec = ExecLog::new();
+    let events = EventLog::new();
+    let t = &scenario.topology;
+    let mut nodes: BTreeMap<String, Slot<Node>> = BTreeMap::new();
+    for (i, name) in scenario.redis_hosts().into_iter().enumerate() {
+        let slot: Slot<Node> = Arc::default();
+        let cfg = Config {
+            name: name.clone(),
+            port: REDIS_PORT,
+            replicaof: (i > 0).then(|| ("redis-1".to_string(), REDIS_PORT)),
+            replica_priority: if i > 0 {
+                t.priorities.get(i - 1).copied().unwrap_or(100)
+            } else {
+                100
+            },
+            repl_timeout_s: 10,
+            repl_ping_replica_period_s: 2,
+            seed: derive(seed, &name),
+            ..Config::default()
+        };
+        let (s, log) = (slot.clone(), exec.clone());
+        sim.host(name.clone(), move || {
+            let node = Node::new(Net::Turmoil, cfg.clone(), log.clone());
+            *s.lock().unwrap_or_else(|p| p.into_inner()) = Some(node.clone());
+            async move {
+                node.serve().await?;
+                Ok(())
+            }
+        });
+        nodes.insert(name, slot);
+    }
+    let mut sentinels: BTreeMap<String, Slot<Sentinel>> = BTreeMap::new();
+    for name in scenario.sentinel_hosts() {
+        let slot: Slot<Sentinel> = Arc::default();
+        let mut master = MasterConfig::new(MASTER_NAME, "redis-1", REDIS_PORT, t.quorum);
+        master.down_after_ms = t.down_after_ms;
+        master.failover_timeout_ms = t.failover_timeout_ms;
+        master.parallel_syncs = t.parallel_syncs;
+        let cfg = SentinelConfig {
+            name: name.clone(),
+            port: SENTINEL_PORT,
+            masters: vec![master],
+            seed: derive(seed, &name),
+            skip_client_kill: scenario.mutant == Some(Mutant::SkipClientKill),
+            ..SentinelConfig::default()
+        };
+        let (s, ev) = (slot.clone(), events.clone());
+        sim.host(name.clone(), move || {
+            let sentinel = Sentinel::new(Net::Turmoil, cfg.clone(), ev.clone());
+            *s.lock().unwrap_or_else(|p| p.into_inner()) = Some(sentinel.clone());
+            async move {
+                sentinel.serve().await?;
+                Ok(())
+            }
+        });
+        sentinels.insert(name, slot);
+    }
+    let ops: Rc<RefCell<Vec<Op>>> = Rc::default();
+    let client_events: Rc<RefCell<Vec<(u64, String, redsim_client::EventKind)>>> = Rc::default();
+    let sentinel_addrs: Vec<String> = scenario
+        .sentinel_hosts()
+        .iter()
+        .map(|s| format!("{s}:{SENTINEL_PORT}"))
+        .collect();
+    for spec in &scenario.clients {
+        let (ops, evs, spec, addrs) = (ops.clone(), client_events.clone(), spec.clone(), sentinel_addrs.clone());
+        let (keys, duration, mutant) = (scenario.keys, scenario.duration_ms, scenario.mutant);
+        let client_seed = derive(seed, &spec.name);
+        sim.client(spec.name.clone(), async move {
+            workload(spec, addrs, keys, duration, mutant, client_seed, ops, evs).await;
+            Ok(())
+        });
+    }
+    // Manual failovers are requests sent over the network, by a control client.
+    let failovers: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let control_done = Rc::new(RefCell::new(false));
+    {
+        let (queue, done) = (failovers.clone(), control_done.clone());
+        let first_sentinel = scenario.sentinel_hosts()[0].clone();
+        sim.client("ctl", async move {
+            while !*done.borrow() {
+                let pending = std::mem::take(&mut *queue.borrow_mut());
+                for _ in pending {
+                    if let Ok(mut c) =
+                        RespConn::connect(Net::Turmoil, &first_sentinel, SENTINEL_PORT, Duration::from_secs(1)).await
+                    {
+                        let _ = c.call(&["SENTINEL", "FAILOVER", MASTER_NAME]).await;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(())
+        });
+    }
+    let mut hosts = BTreeMap::new();
+    for h in scenario.all_hosts() {
+        hosts.insert(h.clone(), sim.lookup(h.as_str()).to_string());
+    }
+    let all: Vec<String> = scenario.all_hosts();
+    let mut pending: Vec<(u64, Fault)> = scenario
+        .schedule
+        .iter()
+        .map(|f| (f.at_ms + WARMUP_MS, f.fault.clone()))
+        .collect();
+    pending.reverse();
+    let mut applied = Vec::new();
+    let mut held: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut cut: BTreeSet<(String, String)> = BTreeSet::new();
+    let end_ms = WARMUP_MS + scenario.duration_ms;
+    loop {
+        let now = sim.elapsed().as_millis() as u64;
+        while pending.last().is_some_and(|(at, _)| *at <= now) {
+            let (at, fault) = pending.pop().expect("checked");
+            apply(
+                &mut sim, &fault, &all, &nodes, &sentinels, &mut held, &mut cut, &failovers,
+            );
+            applied.push((at, fault));
+        }
+        if now >= end_ms + 500 {
+            *control_done.borrow_mut() = true;
+        }
+        match sim.step() {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => return Err(format!("simulation failed at {now} ms: {e}")),
+        }
+    }
+    let end_ms = sim.elapsed().as_millis() as u64;
+    let mut ops = ops.borrow().clone();
+    ops.sort_by_key(|o| (o.complete_ms, o.invoke_ms));
+    let hist = History {
+        scenario: scenario.clone(),
+        seed,
+        ops: ops
+            .into_iter()
+            .map(|mut o| {
+                o.served_by = o.served_by.map(|a| {
+                    let ip = a.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or(a.clone());
+                    hosts
+                        .iter()
+                        .find(|(_, v)| **v == ip)
+                        .map(|(k, _)| k.clone())
+                        .unwrap_or(a)
+                });
+                o
+            })
+            .collect(),
+        exec: exec.entries(),
+        sentinel_events: events.events(),
+        client_events: client_events.borrow().clone(),
+        faults: applied,
+        hosts,
+        end_ms,
+    };
+    Ok(hist)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    sim: &mut turmoil::Sim<'_>,
+    fault: &Fault,
+    all: &[String],
+    nodes: &BTreeMap<String, Slot<Node>>,
+    sentinels: &BTreeMap<String, Slot<Sentinel>>,
+    held: &mut BTreeSet<(String, String)>,
+    cut: &mut BTreeSet<(String, String)>,
+    failovers: &Rc<RefCell<Vec<u64>>>,
+) {
+    let others = |n: &str| all.iter().filter(|h| h.as_str() != n).cloned().collect::<Vec<_>>();
+    match fault {
+        Fault::Crash(n) => sim.crash(n.as_str()),
+        Fault::Kill(n) => {
+            if let Some(node) = nodes.get(n).and_then(|s| s.lock().ok()?.clone()) {
+                node.shutdown();
+            }
+            if let Some(s) = sentinels.get(n).and_then(|s| s.lock().ok()?.clone()) {
+                s.shutdown();
+            }
+        }
+        Fault::Restart(n) => sim.bounce(n.as_str()),
+        Fault::Pause(n) => {
+            for o in others(n) {
+                sim.hold(n.as_str(), o.as_str());
+                held.insert((n.clone(), o));
+            }
+        }
+        Fault::Resume(n) => {
+            for o in others(n) {
+                sim.release(n.as_str(), o.as_str());
+                held.remove(&(n.clone(), o));
+            }
+        }
+        Fault::Partition(a, b) => {
+            for x in a {
+                for y in b {
+                    sim.partition(x.as_str(), y.as_str());
+                    cut.insert((x.clone(), y.clone()));
+                }
+            }
+        }
+        Fault::PartitionOneway(a, b) => {
+            for x in a {
+                for y in b {
+                    sim.partition_oneway(x.as_str(), y.as_str());
+                    cut.insert((x.clone(), y.clone()));
+                }
+            }
+        }
+        Fault::Isolate(n) => {
+            for o in others(n) {
+                sim.partition(n.as_str(), o.as_str());
+                cut.insert((n.clone(), o));
+            }
+        }
+        Fault::Heal => {
+            for (a, b) in std::mem::take(cut) {
+                sim.repair(a.as_str(), b.as_str());
+            }
+            for (a, b) in std::mem::take(held) {
+                sim.release(a.as_str(), b.as_str());
+            }
+        }
+        Fault::Latency(a, b, ms) => {
+            let (ia, ib) = (sim.lookup(a.as_str()), sim.lookup(b.as_str()));
+            let mut exists = false;
+            sim.links(|links| {
+                for l in links {
+                    let (x, y) = l.pair();
+                    exists |= (x == ia && y == ib) || (x == ib && y == ia);
+                }
+            });
+            // turmoil panics on a link that never carried a message; such a link has nothing to slow down yet.
+            if exists {
+                sim.set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(*ms));
+            }
+        }
+        Fault::Failover => failovers.borrow_mut().push(0),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn workload(
+    spec: ClientSpec,
+    sentinels: Vec<String>,
+    keys: u32,
+    duration_ms: u64,
+    mutant: Option<Mutant>,
+    seed: u64,
+    ops: Rc<RefCell<Vec<Op>>>,
+    events: Rc<RefCell<Vec<(u64, String, redsim_client::EventKind)>>>,
+) {
+    tokio::time::sleep(Duration::from_millis(WARMUP_MS)).await;
+    let mut builder = Client::builder()
+        .sentinels(sentinels.iter().map(String::as_str))
+        .master_name(MASTER_NAME)
+        .client_name(&spec.name)
+        .net(Net::Turmoil)
+        .seed(seed)
+        .command_timeout(Duration::from_millis(spec.timeout_ms))
+        .read_policy(read_policy(&spec.policy).unwrap_or_default())
+        .replica_selection(replica_selection(&spec.selection).unwrap_or_default());
+    builder = match mutant {
+        Some(Mutant::FallBackToMaster) => builder.mutant(redsim_client::Mutant::FallBackToMaster),
+        Some(Mutant::NoEjection) => builder.mutant(redsim_client::Mutant::NoEjection),
+        Some(Mutant::KeepTimedOutConnection) => builder.mutant(redsim_client::Mutant::KeepTimedOutConnection),
+        _ => builder,
+    };
+    let Ok(client) = builder.build() else { return };
+    let started = now_ms();
+    let mut rx = client.events();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut seq = 0u64;
+    let end = WARMUP_MS + duration_ms;
+    while now_ms() < end {
+        seq += 1;
+        let key = format!("k{}", rng.random_range(0..keys));
+        let invoke_ms = now_ms();
+        let (kind, written, result) = match spec.role {
+            ClientRole::Writer => {
+                let value = format!("{}:{seq}:{key}", spec.name);
+                let r = client.command_routed(&["SET", &key, &value]).await;
+                (OpKind::Write, Some(value), r.map(|(_, by)| (None, by)))
+            }
+            ClientRole::Reader => {
+                let r = client.command_routed(&["GET", &key]).await;
+                (OpKind::Read, None, r.map(|(v, by)| (v.as_text(), by)))
+            }
+        };
+        let complete_ms = now_ms();
+        let (outcome, served_by) = match result {
+            Ok((v, by)) => (Ok(v), Some(by)),
+            Err(e) => (Err(e.kind().to_string()), None),
+        };
+        ops.borrow_mut().push(Op {
+            client: spec.name.clone(),
+            kind,
+            key,
+            written,
+            invoke_ms,
+            complete_ms,
+            outcome,
+            served_by,
+        });
+        while let Ok(e) = rx.try_recv() {
+            events
+                .borrow_mut()
+                .push((started + e.at.as_millis() as u64, spec.name.clone(), e.kind));
+        }
+        tokio::time::sleep(Duration::from_millis(spec.interval_ms)).await;
+    }
+}

@@ -1,0 +1,471 @@
+//! Scenarios: a topology, a network, clients with their workload, and a fault schedule. Plain data with a
+//! text form a person can write (and serde JSON):
+//!
+//! ```text
+//! scenario test3-crash
+//! duration_ms 30000
+//! stable_ms 10000
+//! keys 8
+//! topology replicas=2 sentinels=3 quorum=2 down_after_ms=5000 failover_timeout_ms=60000 parallel_syncs=1
+//! network latency_ms=1..3
+//! client writer-1 writer interval_ms=100 timeout_ms=500
+//! client reader-1 reader policy=replica-only selection=sticky interval_ms=100 timeout_ms=500
+//! at 5000 crash(redis-2)
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fault::{Schedule, TimedFault};
+
+/// The cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topology {
+    /// Replicas (`redis-2` ..); the master is `redis-1`.
+    pub replicas: u32,
+    /// Replica priorities by replica index (missing: 100).
+    pub priorities: Vec<u32>,
+    /// Sentinels (`sentinel-1` ..).
+    pub sentinels: u32,
+    /// Sentinel quorum.
+    pub quorum: u32,
+    /// `down-after-milliseconds`.
+    pub down_after_ms: u64,
+    /// `failover-timeout`.
+    pub failover_timeout_ms: u64,
+    /// `parallel-syncs`.
+    pub parallel_syncs: u32,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology {
+            replicas: 2,
+            priorities: vec![],
+            sentinels: 3,
+            quorum: 2,
+            down_after_ms: 5000,
+            failover_timeout_ms: 60_000,
+            parallel_syncs: 1,
+        }
+    }
+}
+
+/// The network between every pair of hosts (a `latency` fault changes one link).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// Least one-way latency.
+    pub min_latency_ms: u64,
+    /// Greatest one-way latency (turmoil draws between the two, skewed towards the low end).
+    pub max_latency_ms: u64,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            min_latency_ms: 1,
+            max_latency_ms: 3,
+        }
+    }
+}
+
+/// What a client does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientRole {
+    /// Writes unique values (`<client>:<seq>:<key>`), so every read can be traced to its write.
+    Writer,
+    /// Reads.
+    Reader,
+}
+
+/// Deliberately broken behaviours that prove the checkers bite. Never used by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mutant {
+    /// Client: reads fall back to the master when no replica answers (redis-py's `slave_for`).
+    FallBackToMaster,
+    /// Client: no memory of failed replicas and no retry (go-redis-like).
+    NoEjection,
+    /// Client: a connection whose request timed out goes back to the pool.
+    KeepTimedOutConnection,
+    /// Sentinel: reconfigures nodes without CLIENT KILL.
+    SkipClientKill,
+}
+
+impl Mutant {
+    /// Every mutant, with its text name.
+    pub const ALL: [(Mutant, &'static str); 4] = [
+        (Mutant::FallBackToMaster, "fall-back-to-master"),
+        (Mutant::NoEjection, "no-ejection"),
+        (Mutant::KeepTimedOutConnection, "keep-timed-out-connection"),
+        (Mutant::SkipClientKill, "skip-client-kill"),
+    ];
+
+    /// The text name.
+    pub fn name(self) -> &'static str {
+        Mutant::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("?")
+    }
+}
+
+impl FromStr for Mutant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mutant::ALL
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(m, _)| *m)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Mutant::ALL.iter().map(|(_, n)| *n).collect();
+                format!("unknown mutant '{s}' (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// One client of the workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSpec {
+    /// Its host name and `CLIENT SETNAME`.
+    pub name: String,
+    /// Writer or reader.
+    pub role: ClientRole,
+    /// `replica-only`, `replica-preferred`, `master`, `nearest`.
+    pub policy: String,
+    /// `sticky`, `round-robin`, `random`, `lowest-latency`.
+    pub selection: String,
+    /// Pause between operations.
+    pub interval_ms: u64,
+    /// Per-command timeout.
+    pub timeout_ms: u64,
+}
+
+/// A whole scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// How long clients run, in simulated ms.
+    pub duration_ms: u64,
+    /// The final part of the run during which the cluster must be healthy again (no faults in it).
+    pub stable_ms: u64,
+    /// Distinct keys the workload uses.
+    pub keys: u32,
+    /// The cluster.
+    pub topology: Topology,
+    /// The network.
+    pub network: Network,
+    /// The clients.
+    pub clients: Vec<ClientSpec>,
+    /// The faults.
+    pub schedule: Schedule,
+    /// A deliberately broken behaviour, for proving checkers (never on by default).
+    pub mutant: Option<Mutant>,
+}
+
+impl Default for Scenario {
+    /// The default: 1 master, 2 replicas, 3 Sentinels, quorum 2, down-after 5000 ms, one writer and two
+    /// replica-only readers, no faults.
+    fn default() -> Self {
+        let client = |name: &str, role| ClientSpec {
+            name: name.into(),
+            role,
+            policy: "replica-only".into(),
+            selection: "sticky".into(),
+            interval_ms: 100,
+            timeout_ms: 500,
+        };
+        Scenario {
+            name: "default".into(),
+            duration_ms: 30_000,
+            stable_ms: 8_000,
+            keys: 8,
+            topology: Topology::default(),
+            network: Network::default(),
+            clients: vec![
+                client("writer-1", ClientRole::Writer),
+                client("reader-1", ClientRole::Reader),
+                client("reader-2", ClientRole::Reader),
+            ],
+            schedule: vec![],
+            mutant: None,
+        }
+    }
+}
+
+impl Scenario {
+    /// Data node host names.
+    pub fn redis_hosts(&self) -> Vec<String> {
+        (1..=self.topology.replicas + 1).map(|i| format!("redis-{i}")).collect()
+    }
+
+    /// Sentinel host names.
+    pub fn sentinel_hosts(&self) -> Vec<String> {
+        (1..=self.topology.sentinels).map(|i| format!("sentinel-{i}")).collect()
+    }
+
+    /// Every host, clients included.
+    pub fn all_hosts(&self) -> Vec<String> {
+        let mut h = self.redis_hosts();
+        h.extend(self.sentinel_hosts());
+        h.extend(self.clients.iter().map(|c| c.name.clone()));
+        h
+    }
+
+    /// Checks names and numbers; the error says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.topology;
+        if t.sentinels == 0 || t.quorum == 0 || t.quorum > t.sentinels {
+            return Err(format!(
+                "quorum {} must be between 1 and the {} Sentinels",
+                t.quorum, t.sentinels
+            ));
+        }
+        if t.down_after_ms == 0 || t.failover_timeout_ms == 0 || t.parallel_syncs == 0 {
+            return Err("down_after_ms, failover_timeout_ms and parallel_syncs must be above zero".into());
+        }
+        if self.network.min_latency_ms > self.network.max_latency_ms {
+            return Err("network latency range is empty".into());
+        }
+        if self.keys == 0 || self.duration_ms == 0 {
+            return Err("keys and duration_ms must be above zero".into());
+        }
+        let hosts = self.all_hosts();
+        for c in &self.clients {
+            if hosts.iter().filter(|h| **h == c.name).count() > 1 {
+                return Err(format!("client name '{}' is taken", c.name));
+            }
+            crate::runner::read_policy(&c.policy)?;
+            crate::runner::replica_selection(&c.selection)?;
+            if c.interval_ms == 0 || c.timeout_ms == 0 {
+                return Err(format!(
+                    "client {}: interval_ms and timeout_ms must be above zero",
+                    c.name
+                ));
+            }
+        }
+        for f in &self.schedule {
+            for h in crate::runner::hosts_named(&f.fault) {
+                if !hosts.contains(&h) {
+                    return Err(format!("'{f}' names unknown host '{h}'"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kv(word: &str) -> Result<(&str, &str), String> {
+    word.split_once('=').ok_or_else(|| format!("'{word}' is not key=value"))
+}
+
+fn num<T: FromStr>(key: &str, v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{key}: '{v}' is not a number"))
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut s = Scenario {
+            clients: vec![],
+            ..Scenario::default()
+        };
+        let mut explicit_clients = false;
+        for (no, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let err = |e: String| format!("line {}: {e}", no + 1);
+            let mut words = line.split_whitespace();
+            let head = words.next().unwrap_or_default();
+            let rest: Vec<&str> = words.collect();
+            match head {
+                "scenario" => s.name = rest.join(" "),
+                "duration_ms" => s.duration_ms = num("duration_ms", rest.first().unwrap_or(&"")).map_err(err)?,
+                "stable_ms" => s.stable_ms = num("stable_ms", rest.first().unwrap_or(&"")).map_err(err)?,
+                "keys" => s.keys = num("keys", rest.first().unwrap_or(&"")).map_err(err)?,
+                "mutant" => s.mutant = Some(rest.first().unwrap_or(&"").parse().map_err(err)?),
+                "topology" => {
+                    for w in rest {
+                        let (k, v) = kv(w).map_err(err)?;
+                        let t = &mut s.topology;
+                        match k {
+                            "replicas" => t.replicas = num(k, v).map_err(err)?,
+                            "sentinels" => t.sentinels = num(k, v).map_err(err)?,
+                            "quorum" => t.quorum = num(k, v).map_err(err)?,
+                            "down_after_ms" => t.down_after_ms = num(k, v).map_err(err)?,
+                            "failover_timeout_ms" => t.failover_timeout_ms = num(k, v).map_err(err)?,
+                            "parallel_syncs" => t.parallel_syncs = num(k, v).map_err(err)?,
+                            "priorities" => {
+                                t.priorities = v.split(',').map(|p| num(k, p)).collect::<Result<_, _>>().map_err(err)?
+                            }
+                            _ => return Err(err(format!("unknown topology setting '{k}'"))),
+                        }
+                    }
+                }
+                "network" => {
+                    for w in rest {
+                        let (k, v) = kv(w).map_err(err)?;
+                        match k {
+                            "latency_ms" => {
+                                let (lo, hi) = v.split_once("..").unwrap_or((v, v));
+                                s.network.min_latency_ms = num(k, lo).map_err(err)?;
+                                s.network.max_latency_ms = num(k, hi).map_err(err)?;
+                            }
+                            _ => return Err(err(format!("unknown network setting '{k}'"))),
+                        }
+                    }
+                }
+                "client" => {
+                    explicit_clients = true;
+                    let [name, role, settings @ ..] = &rest[..] else {
+                        return Err(err("expected 'client <name> writer|reader [key=value ...]'".into()));
+                    };
+                    let role = match *role {
+                        "writer" => ClientRole::Writer,
+                        "reader" => ClientRole::Reader,
+                        other => return Err(err(format!("client role '{other}' is neither writer nor reader"))),
+                    };
+                    let mut c = ClientSpec {
+                        name: name.to_string(),
+                        role,
+                        policy: "replica-only".into(),
+                        selection: "sticky".into(),
+                        interval_ms: 100,
+                        timeout_ms: 500,
+                    };
+                    for w in settings {
+                        let (k, v) = kv(w).map_err(err)?;
+                        match k {
+                            "policy" => c.policy = v.into(),
+                            "selection" => c.selection = v.into(),
+                            "interval_ms" => c.interval_ms = num(k, v).map_err(err)?,
+                            "timeout_ms" => c.timeout_ms = num(k, v).map_err(err)?,
+                            _ => return Err(err(format!("unknown client setting '{k}'"))),
+                        }
+                    }
+                    s.clients.push(c);
+                }
+                "at" => s.schedule.push(line.parse::<TimedFault>().map_err(err)?),
+                other => return Err(err(format!("unknown directive '{other}'"))),
+            }
+        }
+        if !explicit_clients {
+            s.clients = Scenario::default().clients;
+        }
+        s.schedule.sort_by_key(|f| f.at_ms);
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.topology;
+        writeln!(f, "scenario {}", self.name)?;
+        writeln!(f, "duration_ms {}", self.duration_ms)?;
+        writeln!(f, "stable_ms {}", self.stable_ms)?;
+        writeln!(f, "keys {}", self.keys)?;
+        write!(
+            f,
+            "topology replicas={} sentinels={} quorum={} down_after_ms={} failover_timeout_ms={} parallel_syncs={}",
+            t.replicas, t.sentinels, t.quorum, t.down_after_ms, t.failover_timeout_ms, t.parallel_syncs
+        )?;
+        if !t.priorities.is_empty() {
+            let p: Vec<String> = t.priorities.iter().map(u32::to_string).collect();
+            write!(f, " priorities={}", p.join(","))?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "network latency_ms={}..{}",
+            self.network.min_latency_ms, self.network.max_latency_ms
+        )?;
+        for c in &self.clients {
+            let role = match c.role {
+                ClientRole::Writer => "writer",
+                ClientRole::Reader => "reader",
+            };
+            writeln!(
+                f,
+                "client {} {role} policy={} selection={} interval_ms={} timeout_ms={}",
+                c.name, c.policy, c.selection, c.interval_ms, c.timeout_ms
+            )?;
+        }
+        if let Some(m) = self.mutant {
+            writeln!(f, "mutant {}", m.name())?;
+        }
+        for tf in &self.schedule {
+            writeln!(f, "{tf}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::Fault;
+
+    #[test]
+    fn text_and_json_round_trip() {
+        let mut s = Scenario {
+            name: "t".into(),
+            mutant: Some(Mutant::NoEjection),
+            ..Scenario::default()
+        };
+        s.topology.priorities = vec![0, 100];
+        s.schedule = vec![
+            TimedFault {
+                at_ms: 100,
+                fault: Fault::Crash("redis-2".into()),
+            },
+            TimedFault {
+                at_ms: 200,
+                fault: Fault::Heal,
+            },
+        ];
+        let text = s.to_string();
+        assert_eq!(text.parse::<Scenario>().unwrap(), s);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Scenario>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn bad_scenarios_are_refused_with_the_line() {
+        assert!(
+            "topology quorum=9"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("quorum 9")
+        );
+        assert!("keys none".parse::<Scenario>().unwrap_err().contains("line 1"));
+        assert!(
+            "at 5 crash(redis-9)"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("unknown host 'redis-9'")
+        );
+        assert!(
+            "client r reader policy=sometimes"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("sometimes")
+        );
+        assert!("bogus".parse::<Scenario>().unwrap_err().contains("unknown directive"));
+        assert!(
+            "mutant nope"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("unknown mutant")
+        );
+    }
+}
