@@ -18,8 +18,11 @@ pub mod checkers;
 pub mod demo;
 pub mod fault;
 pub mod history;
+pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod scenarios;
+pub mod timeline;
 
 pub use fault::{Fault, Schedule, TimedFault};
 pub use history::{History, Op, OpKind};

@@ -22,8 +22,9 @@ const REDIS_PORT: u16 = 6379;
 const SENTINEL_PORT: u16 = 26379;
 /// Name of the monitored master.
 pub const MASTER_NAME: &str = "mymaster";
-/// Clients start after this, once Sentinels had time to discover the replicas.
-pub const WARMUP_MS: u64 = 3000;
+/// Clients start, and schedule times count, from here: Sentinels learn replicas from the master's INFO, which
+/// they poll every 10 s, so before that a replica-only client would find no replica at all.
+pub const WARMUP_MS: u64 = 12_000;
 /// Extra simulated time allowed beyond the scenario's duration before turmoil gives up.
 const SLACK_MS: u64 = 30_000;
 
