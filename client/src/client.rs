@@ -484,6 +484,13 @@ impl Inner {
             let reason = failure.kind().to_string();
             match role {
                 NodeRole::Replica if self.cfg.mutant == Some(Mutant::NoEjection) => return Err(failure),
+                // A naive client: a timed-out replica is just "slow", keep it and its connection.
+                NodeRole::Replica
+                    if self.cfg.mutant == Some(Mutant::KeepTimedOutConnection)
+                        && matches!(&failure, Error::Io(m) if m.contains("timed out")) =>
+                {
+                    return Err(failure);
+                }
                 NodeRole::Replica if was_stale => stale.push(addr.clone()),
                 NodeRole::Replica => {
                     self.eject(&addr, &reason);

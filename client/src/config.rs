@@ -42,7 +42,8 @@ pub enum Mutant {
     FallBackToMaster,
     /// A failed replica is neither remembered nor skipped, and the read is not retried (go-redis-like).
     NoEjection,
-    /// A connection whose request timed out goes back to the pool, so its late reply answers the next request.
+    /// A connection whose request timed out goes back to the pool (and the slow replica is kept), so its late
+    /// reply answers the next request.
     KeepTimedOutConnection,
 }
 

@@ -361,8 +361,16 @@ async fn workload(
         _ => builder,
     };
     let Ok(client) = builder.build() else { return };
-    let started = now_ms();
+    // Routing events are stamped with simulated time as they arrive (the event's own clock reading is a tokio
+    // instant whose sub-millisecond part is not reproducible across runs in one process).
     let mut rx = client.events();
+    let (evs, name) = (events.clone(), spec.name.clone());
+    // turmoil runs every host on a LocalSet, so a task may hold the history's Rc.
+    tokio::task::spawn_local(async move {
+        while let Ok(e) = rx.recv().await {
+            evs.borrow_mut().push((now_ms(), name.clone(), e.kind));
+        }
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut seq = 0u64;
     let end = WARMUP_MS + duration_ms;
@@ -396,11 +404,6 @@ async fn workload(
             outcome,
             served_by,
         });
-        while let Ok(e) = rx.try_recv() {
-            events
-                .borrow_mut()
-                .push((started + e.at.as_millis() as u64, spec.name.clone(), e.kind));
-        }
         tokio::time::sleep(Duration::from_millis(spec.interval_ms)).await;
     }
 }

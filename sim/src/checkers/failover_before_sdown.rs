@@ -15,6 +15,25 @@ fn disabled_node(f: &Fault) -> Option<&str> {
     }
 }
 
+/// When each host is out of service: from a disabling fault to its repair (or the end).
+fn outages(h: &History) -> Vec<(String, u64, u64)> {
+    let mut v = Vec::new();
+    for (i, (t, f)) in h.faults.iter().enumerate() {
+        let Some(node) = disabled_node(f) else { continue };
+        let end = h.faults[i + 1..]
+            .iter()
+            .find(|(_, g)| match g {
+                Fault::Restart(n) | Fault::Resume(n) => n == node,
+                Fault::Heal => matches!(f, Fault::Isolate(_)),
+                _ => false,
+            })
+            .map(|(t, _)| *t)
+            .unwrap_or(u64::MAX);
+        v.push((node.to_string(), *t, end));
+    }
+    v
+}
+
 /// Runs the checker.
 pub fn check(h: &History) -> Check {
     let mut c = Check::new("failover_before_sdown", Flavour::Eventually);
@@ -27,7 +46,8 @@ pub fn check(h: &History) -> Check {
         .collect();
     let mut reroutes = Vec::new();
     let mut sdowns = Vec::new();
-    for (i, (t, fault)) in h.faults.iter().enumerate() {
+    let outages = outages(h);
+    for (t, fault) in h.faults.iter() {
         let Some(node) = disabled_node(fault) else { continue };
         let Some(ip) = h.hosts.get(node) else { continue };
         // Only replicas at that time, and only while another replica stays up.
@@ -37,10 +57,18 @@ pub fn check(h: &History) -> Check {
             .rev()
             .find(|e| e.node == node && sim_ms(e.time_ms) <= *t)
             .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
-        let others_faulted = h.faults[i + 1..].iter().any(|(t2, f2)| {
-            disabled_node(f2).is_some_and(|n| n != node) && *t2 <= t + h.scenario.topology.down_after_ms + 1000
+        // Judged only while another replica stays in service until Sentinel would have noticed.
+        let until = t + h.scenario.topology.down_after_ms + 1000;
+        let healthy_other = h.scenario.redis_hosts().iter().filter(|r| r.as_str() != node).any(|r| {
+            let replica_then = h
+                .exec
+                .iter()
+                .rev()
+                .find(|e| &e.node == r && sim_ms(e.time_ms) <= *t)
+                .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
+            replica_then && !outages.iter().any(|(n, a, b)| n == r && *a <= until && *b >= *t)
         });
-        if !was_replica || others_faulted || h.scenario.topology.replicas < 2 {
+        if !was_replica || !healthy_other {
             continue;
         }
         let sdown = h

@@ -2,11 +2,30 @@
 //! the new master within a bound.
 
 use super::{Check, Flavour, Violation, sim_ms};
+use crate::fault::Fault;
 use crate::history::{History, OpKind};
 use crate::scenario::ClientRole;
 
 /// How long after the first `+switch-master` a write must have succeeded on the new master.
 pub const BOUND_MS: u64 = 2000;
+
+/// Whether a partition separating `a` from `b` is in force at `t` (until a heal).
+fn cut_off(h: &History, a: &str, b: &str, t: u64) -> bool {
+    let mut cut = false;
+    for (ft, f) in h.faults.iter().filter(|(ft, _)| *ft <= t) {
+        let _ = ft;
+        match f {
+            Fault::Partition(x, y) | Fault::PartitionOneway(x, y) => {
+                let has = |g: &[String], n: &str| g.iter().any(|m| m == n);
+                cut |= (has(x, a) && has(y, b)) || (has(x, b) && has(y, a));
+            }
+            Fault::Isolate(n) => cut |= n == a || n == b,
+            Fault::Heal => cut = false,
+            _ => {}
+        }
+    }
+    cut
+}
 
 /// Runs the checker.
 pub fn check(h: &History) -> Check {
@@ -35,6 +54,11 @@ pub fn check(h: &History) -> Check {
             continue;
         }
         for w in &writers {
+            if cut_off(h, w, &new_master, switch_ms) {
+                c.metrics
+                    .push((format!("{w} skipped: partitioned from the new master"), 1.0));
+                continue;
+            }
             let first = h
                 .ops
                 .iter()
