@@ -108,3 +108,24 @@ fn a_sentinel_skipping_client_kill_is_caught_by_reads_never_on_master() {
     };
     caught_by(s, Mutant::SkipClientKill, "reads_never_on_master", 15);
 }
+
+#[test]
+fn the_minority_partition_reproduces_jepsens_lost_writes_as_a_report() {
+    let s = scenarios::by_name("minority-partition").unwrap();
+    let o = run(&s, 11);
+    assert!(o.passed(), "reported checkers never fail a run");
+    let lost = o
+        .check("lost_writes")
+        .unwrap()
+        .metric("lost acknowledged writes")
+        .unwrap();
+    let deposed = o
+        .check("isolated_master_writes")
+        .unwrap()
+        .metric("writes on a deposed master")
+        .unwrap();
+    assert!(
+        lost > 0.0 && deposed > 0.0,
+        "the isolated old master acknowledged writes the majority discarded"
+    );
+}
