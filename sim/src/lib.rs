@@ -17,6 +17,8 @@
 pub mod checkers;
 pub mod demo;
 pub mod fault;
+pub mod fuzz;
+pub mod generate;
 pub mod history;
 pub mod report;
 pub mod runner;

@@ -21,7 +21,8 @@ use redsim::{Mutant, Scenario};
   redsim scenario test3-crash --seed 3        one scenario, checked
   redsim scenario my.scn --timeline out.svg   a scenario from a file, with its timeline picture
   redsim scenario test3-crash --mutant fall-back-to-master   a deliberately broken client, caught
-  redsim replay test3-crash --seed 3          the full history, byte for byte"
+  redsim replay test3-crash --seed 3          the full history, byte for byte
+  redsim fuzz --cases 1000 --shard 0/4        a quarter of a 1000-case campaign, on every core"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -70,6 +71,34 @@ enum Command {
         /// The mutant the run used, if any.
         #[arg(long)]
         mutant: Option<String>,
+    },
+    /// Random generated schedules on all cores; a violation is shrunk and handed over as a scenario file, a
+    /// replay command and a timeline. Exits 1 when a violation is found.
+    Fuzz {
+        /// Cases in the campaign (before sharding).
+        #[arg(long, default_value_t = 100)]
+        cases: u64,
+        /// The campaign's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Stop starting cases after this many wall seconds.
+        #[arg(long)]
+        time_s: Option<u64>,
+        /// This machine's share of the campaign, `i/n` (cases whose index is i modulo n).
+        #[arg(long, default_value = "0/1")]
+        shard: String,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Most faults per schedule.
+        #[arg(long, default_value_t = 4)]
+        max_faults: usize,
+        /// A deliberately broken behaviour the campaign should catch.
+        #[arg(long)]
+        mutant: Option<String>,
+        /// Where to write the shrunk scenario and its timeline.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
     },
     /// Lists the named scenarios.
     List,
@@ -224,6 +253,66 @@ fn main() -> ExitCode {
                 );
             }
             Ok(o.passed())
+        })(),
+        Command::Fuzz {
+            cases,
+            seed,
+            time_s,
+            shard,
+            threads,
+            max_faults,
+            mutant,
+            out,
+        } => (|| {
+            let parsed = shard
+                .split_once('/')
+                .and_then(|(i, n)| Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?)))
+                .ok_or_else(|| format!("--shard: '{shard}' is not i/n"))?;
+            let mut cfg = redsim::fuzz::FuzzConfig {
+                seed,
+                cases,
+                time_budget: time_s.map(std::time::Duration::from_secs),
+                shard: parsed,
+                max_faults,
+                mutant: mutant.as_deref().map(str::parse::<Mutant>).transpose()?,
+                progress: true,
+                ..Default::default()
+            };
+            if let Some(t) = threads {
+                cfg.threads = t.max(1);
+            }
+            let s = redsim::fuzz::fuzz(&cfg)?;
+            println!(
+                "{} cases (shard {shard}, {} threads), {:.2} simulated hours in {:.1} wall s: {:.2} cases/s; \
+                 coverage: {} failovers, {} +sdown, {} +odown, {} re-routes, {} full resyncs; {} failing",
+                s.cases,
+                cfg.threads,
+                s.simulated_ms as f64 / 3_600_000.0,
+                s.wall_ms as f64 / 1000.0,
+                s.cases as f64 / (s.wall_ms.max(1) as f64 / 1000.0),
+                s.coverage.failovers,
+                s.coverage.sdowns,
+                s.coverage.odowns,
+                s.coverage.reroutes,
+                s.coverage.full_resyncs,
+                s.failing.len()
+            );
+            for f in &s.found {
+                let scenario = &f.outcome.history.scenario;
+                let file = out.join(format!("redsim-shrunk-{}.scn", f.shrunk.seed));
+                std::fs::write(&file, scenario.to_string()).map_err(|e| format!("{}: {e}", file.display()))?;
+                write_timeline(&f.outcome, &out.join(format!("redsim-shrunk-{}.svg", f.shrunk.seed)));
+                println!(
+                    "\ncase {} failed; shrunk in {} runs from {} to {} faults:",
+                    f.index,
+                    f.shrink_steps,
+                    f.original.faults.len(),
+                    f.shrunk.faults.len()
+                );
+                let replay = format!("redsim replay {} --seed {}", file.display(), f.shrunk.seed);
+                println!("{}", report::failure_text(&f.outcome, &replay));
+            }
+            Ok(s.failing.is_empty())
         })(),
         Command::Replay { scenario, seed, mutant } => (|| {
             let (s, _) = load(&scenario, mutant.as_deref())?;

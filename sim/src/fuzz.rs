@@ -1,0 +1,183 @@
+//! `redsim fuzz`: random generated cases from a seed range, on all cores (one simulation per thread, each
+//! single-threaded and deterministic), split over machines with `--shard i/n`; a violation is shrunk to a small
+//! schedule and handed over as a scenario file, a replay command and a timeline picture.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::checkers::Coverage;
+use crate::generate::{self, Case};
+use crate::report::{self, Outcome};
+use crate::scenario::{Mutant, Scenario};
+
+/// What a campaign does.
+#[derive(Debug, Clone)]
+pub struct FuzzConfig {
+    /// The campaign's seed: case `i` is always the same value.
+    pub seed: u64,
+    /// How many cases (before sharding).
+    pub cases: u64,
+    /// Stop starting new cases after this much wall time.
+    pub time_budget: Option<Duration>,
+    /// This machine's shard `(i, n)`: it runs the cases whose index is `i` modulo `n`.
+    pub shard: (u64, u64),
+    /// Worker threads.
+    pub threads: usize,
+    /// Most faults per generated schedule.
+    pub max_faults: usize,
+    /// A mutant, to check that the campaign catches it.
+    pub mutant: Option<Mutant>,
+    /// Most simulations spent shrinking one violation.
+    pub shrink_steps: usize,
+    /// Print progress to stderr.
+    pub progress: bool,
+}
+
+impl Default for FuzzConfig {
+    fn default() -> Self {
+        FuzzConfig {
+            seed: 1,
+            cases: 100,
+            time_budget: None,
+            shard: (0, 1),
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            max_faults: 4,
+            mutant: None,
+            shrink_steps: 80,
+            progress: false,
+        }
+    }
+}
+
+/// A violation found by a campaign, after shrinking.
+#[derive(Debug)]
+pub struct Found {
+    /// The case index in the campaign.
+    pub index: u64,
+    /// The original case.
+    pub original: Case,
+    /// The shrunk case.
+    pub shrunk: Case,
+    /// The shrunk scenario's checked run.
+    pub outcome: Outcome,
+    /// Simulations spent shrinking.
+    pub shrink_steps: usize,
+}
+
+/// What a campaign did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Cases run.
+    pub cases: u64,
+    /// Simulated time, ms.
+    pub simulated_ms: u64,
+    /// Wall time, ms (measured outside the simulations, for the report only).
+    pub wall_ms: u128,
+    /// Coverage counters, summed.
+    pub coverage: Coverage,
+    /// Violations (the first one shrunk).
+    pub found: Vec<Found>,
+    /// Indices of every failing case.
+    pub failing: Vec<u64>,
+}
+
+fn scenario_of(case: &Case, mutant: Option<Mutant>) -> Scenario {
+    Scenario {
+        mutant,
+        ..case.scenario()
+    }
+}
+
+/// Runs a campaign.
+pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
+    let (shard, shards) = cfg.shard;
+    if shards == 0 || shard >= shards {
+        return Err(format!(
+            "shard {shard}/{shards} is not a valid shard (i must be below n)"
+        ));
+    }
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let summary = Mutex::new(Summary::default());
+    let error: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..cfg.threads.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let index = shard + k * shards;
+                    if index >= cfg.cases || cfg.time_budget.is_some_and(|b| started.elapsed() >= b) {
+                        return;
+                    }
+                    let case = match generate::case_tree(cfg.seed, index, cfg.max_faults) {
+                        Ok(t) => t.current(),
+                        Err(e) => {
+                            *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                            return;
+                        }
+                    };
+                    let outcome = match report::run_checked(&scenario_of(&case, cfg.mutant), case.seed) {
+                        Ok(o) => o,
+                        Err(e) => {
+                            *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("case {index}: {e}"));
+                            return;
+                        }
+                    };
+                    let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
+                    s.cases += 1;
+                    s.simulated_ms += outcome.history.end_ms;
+                    s.coverage.add(&outcome.coverage);
+                    if !outcome.passed() {
+                        s.failing.push(index);
+                    }
+                    if cfg.progress && s.cases % 10 == 0 {
+                        eprintln!(
+                            "  {} cases, {} failing, {:.0} s",
+                            s.cases,
+                            s.failing.len(),
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let mut summary = summary.into_inner().unwrap_or_else(|p| p.into_inner());
+    summary.failing.sort_unstable();
+    if let Some(&index) = summary.failing.first() {
+        let tree = generate::case_tree(cfg.seed, index, cfg.max_faults)?;
+        let original = tree.current();
+        let mutant = cfg.mutant;
+        let (shrunk, steps) = generate::shrink(tree, cfg.shrink_steps, |c| {
+            report::run_checked(&scenario_of(c, mutant), c.seed).is_ok_and(|o| !o.passed())
+        });
+        let outcome = report::run_checked(&scenario_of(&shrunk, mutant), shrunk.seed)?;
+        summary.found.push(Found {
+            index,
+            original,
+            shrunk,
+            outcome,
+            shrink_steps: steps,
+        });
+    }
+    summary.wall_ms = started.elapsed().as_millis();
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_shards_are_refused() {
+        let cfg = FuzzConfig {
+            shard: (2, 2),
+            ..FuzzConfig::default()
+        };
+        assert!(fuzz(&cfg).unwrap_err().contains("not a valid shard"));
+    }
+}
