@@ -16,6 +16,7 @@
 
 pub mod checkers;
 pub mod demo;
+pub mod explore;
 pub mod fault;
 pub mod fuzz;
 pub mod generate;
