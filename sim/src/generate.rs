@@ -143,7 +143,17 @@ impl Case {
                 Kind::Crash => (Fault::Crash(node.clone()), Some(Fault::Restart(node))),
                 Kind::Kill => (Fault::Kill(any_host.clone()), Some(Fault::Restart(any_host))),
                 Kind::Pause => (Fault::Pause(any_host.clone()), Some(Fault::Resume(any_host))),
-                Kind::Partition => (Fault::Isolate(any_host), Some(Fault::Heal)),
+                // Isolation, a two-sided partition of a data node from the Sentinels, or a one-way cut from it
+                // to the clients, by the target's remainder.
+                Kind::Partition => {
+                    let clients: Vec<String> = s.clients.iter().map(|c| c.name.clone()).collect();
+                    let fault = match p.target % 3 {
+                        0 => Fault::Isolate(any_host),
+                        1 => Fault::Partition(vec![node], sents.clone()),
+                        _ => Fault::PartitionOneway(vec![node], clients),
+                    };
+                    (fault, Some(Fault::Heal))
+                }
                 Kind::Latency => {
                     let client = s.clients[p.target as usize % s.clients.len()].name.clone();
                     (

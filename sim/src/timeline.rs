@@ -75,6 +75,10 @@ pub fn svg(h: &History, checks: &[Check]) -> String {
     }
     // Faults: shaded from the fault to its repair on the hosts they name.
     for (i, (t0, f)) in h.faults.iter().enumerate() {
+        // Repairs end a shaded band; they are not bands themselves.
+        if matches!(f, Fault::Restart(_) | Fault::Resume(_)) {
+            continue;
+        }
         let repaired = h.faults[i + 1..].iter().find(|(_, g)| match (f, g) {
             (Fault::Crash(a) | Fault::Kill(a), Fault::Restart(b)) | (Fault::Pause(a), Fault::Resume(b)) => a == b,
             (Fault::Partition(..) | Fault::PartitionOneway(..) | Fault::Isolate(_), Fault::Heal) => true,

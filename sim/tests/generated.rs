@@ -18,7 +18,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: env_u64("PROPTEST_CASES", 2) as u32,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        // Failing cases are kept in sim/proptest-regressions/ (checked in) and replayed first on every run.
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel("proptest-regressions"))),
         max_shrink_iters: 50,
         ..ProptestConfig::default()
     })]
