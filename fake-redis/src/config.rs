@@ -1,6 +1,26 @@
 //! Node settings: what `redis.conf` and `CONFIG GET/SET` cover, for the settings the fake supports.
 
+use std::sync::{Arc, Mutex};
+
 use redsim_resp::glob_match;
+
+/// A node's `redis.conf` as `CONFIG REWRITE` leaves it: it outlives the node, so a restarted node starts from
+/// what was last rewritten. Sentinel rewrites the config of every node it reconfigures, which is why a promoted
+/// master restarts as a master and a demoted one as a replica of the new master.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile(Arc<Mutex<Option<Config>>>);
+
+impl ConfigFile {
+    /// What the last `CONFIG REWRITE` wrote, if any.
+    pub fn load(&self) -> Option<Config> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Writes `config`, replacing what was there.
+    pub fn save(&self, config: Config) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(config);
+    }
+}
 
 /// A data node's configuration. Field names follow Redis's settings, units last.
 #[derive(Debug, Clone, PartialEq)]

@@ -50,7 +50,7 @@ mod server;
 mod snapshot;
 
 pub use command::{COMMANDS, CommandSpec, lookup as lookup_command};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, ConfigFile};
 pub use log::{ClientKind, ExecLog, LogEntry, Role};
 pub use node::LinkState;
 pub use redsim_resp::{Protocol, ProtocolError, Reply, Request, RequestParser, RespConn, decode_reply, glob_match};
@@ -84,6 +84,12 @@ impl Node {
         Node {
             shared: State::new(net, config, log),
         }
+    }
+
+    /// Gives the node a config file that `CONFIG REWRITE` writes (the current settings and replication
+    /// master). Without one, `CONFIG REWRITE` succeeds and writes nothing, as if the file were discarded.
+    pub fn set_config_file(&self, file: ConfigFile) {
+        node::lock(&self.shared).config_file = Some(file);
     }
 
     /// Binds and serves forever (until the task is dropped, or turmoil crashes the host).

@@ -220,6 +220,8 @@ pub(crate) struct State {
     pub exec_multi_emitted: bool,
     /// Cancelled by `Node::shutdown`: the node stops as a killed process would.
     pub shutdown: CancellationToken,
+    /// Where `CONFIG REWRITE` writes, if anywhere.
+    pub config_file: Option<crate::config::ConfigFile>,
 }
 
 /// A shared handle to a node's state.
@@ -281,6 +283,7 @@ impl State {
                 exec_depth: 0,
                 exec_multi_emitted: false,
                 shutdown: CancellationToken::new(),
+                config_file: None,
                 cfg,
             })
         })

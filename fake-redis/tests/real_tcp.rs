@@ -113,3 +113,37 @@ fn the_binary_rejects_bad_arguments_with_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'seventy' is not a port number"));
 }
+
+#[test]
+fn config_rewrite_records_the_replication_master_for_the_next_start() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let log = ExecLog::new();
+        let cfg = Config {
+            name: "n".into(),
+            port: 0,
+            bind: "127.0.0.1".into(),
+            replicaof: Some(("127.0.0.1".into(), 1)),
+            ..Config::default()
+        };
+        let node = start(cfg, &log).await;
+        let file = redsim_fake_redis::ConfigFile::default();
+        node.set_config_file(file.clone());
+        let mut c = RespConn::connect(Net::Tokio, "127.0.0.1", node.port(), TIMEOUT)
+            .await
+            .unwrap();
+        // Nothing is written until a rewrite: a role change alone is lost on restart, as in Redis.
+        assert_eq!(c.call(&["REPLICAOF", "NO", "ONE"]).await.unwrap(), Reply::ok());
+        assert_eq!(file.load(), None);
+        assert_eq!(c.call(&["CONFIG", "REWRITE"]).await.unwrap(), Reply::ok());
+        let saved = file.load().expect("rewritten");
+        assert_eq!((saved.name.as_str(), saved.replicaof), ("n", None));
+        assert_eq!(c.call(&["REPLICAOF", "127.0.0.1", "2"]).await.unwrap(), Reply::ok());
+        assert_eq!(c.call(&["CONFIG", "REWRITE"]).await.unwrap(), Reply::ok());
+        assert_eq!(file.load().unwrap().replicaof, Some(("127.0.0.1".into(), 2)));
+        node.shutdown();
+    });
+}

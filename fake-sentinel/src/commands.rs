@@ -222,10 +222,14 @@ impl State {
                 };
                 self.event_on(&name, Kind::Master, "", "-monitor", "");
                 self.masters.remove(&name);
+                self.flush_config();
                 Reply::ok()
             }
             "set" => self.set_command(args),
-            "flushconfig" => Reply::ok(),
+            "flushconfig" => {
+                self.flush_config();
+                Reply::ok()
+            }
             "pending-scripts" => Reply::Array(vec![]),
             "help" => Reply::Array(
                 [
@@ -353,6 +357,7 @@ impl State {
             self.event_on(&name, Kind::Master, "", "+set", &format!(" {opt} {shown}"));
             i += 2;
         }
+        self.flush_config();
         Reply::ok()
     }
 

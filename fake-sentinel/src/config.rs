@@ -1,5 +1,7 @@
 //! Sentinel configuration: what `sentinel.conf` and `SENTINEL MONITOR` / `SENTINEL SET` cover.
 
+use std::sync::{Arc, Mutex};
+
 /// One monitored master, as `sentinel monitor <name> <ip> <port> <quorum>` and its `sentinel <option>` lines
 /// declare it. Units last in names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,11 @@ pub struct MasterConfig {
     pub parallel_syncs: u32,
     /// `auth-pass`: password for the master and its replicas.
     pub auth_pass: Option<String>,
+    /// `sentinel config-epoch`: the epoch of the configuration that made `host:port` the master (0 at first).
+    pub config_epoch: u64,
+    /// `sentinel known-replica` lines: replicas known before the master's INFO lists them (as a restarted
+    /// Sentinel knows them from its rewritten config).
+    pub known_replicas: Vec<(String, u16)>,
 }
 
 impl MasterConfig {
@@ -34,6 +41,8 @@ impl MasterConfig {
             failover_timeout_ms: 180_000,
             parallel_syncs: 1,
             auth_pass: None,
+            config_epoch: 0,
+            known_replicas: Vec::new(),
         }
     }
 }
@@ -59,6 +68,26 @@ pub struct SentinelConfig {
     /// A deliberately broken behaviour for testing checkers: reconfigure nodes without CLIENT KILL, so clients
     /// stay connected to a node whose role changed. Never set it otherwise.
     pub skip_client_kill: bool,
+    /// `sentinel current-epoch`: the highest epoch seen (0 at first).
+    pub current_epoch: u64,
+}
+
+/// A Sentinel's `sentinel.conf` as the Sentinel itself rewrites it: it outlives the process, so a restarted
+/// Sentinel monitors the master it last switched to, with the epochs it had reached, as real Sentinel does
+/// after flushing its config on every change.
+#[derive(Debug, Clone, Default)]
+pub struct StateFile(Arc<Mutex<Option<SentinelConfig>>>);
+
+impl StateFile {
+    /// What was last written, if anything.
+    pub fn load(&self) -> Option<SentinelConfig> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Writes `config`, replacing what was there.
+    pub fn save(&self, config: SentinelConfig) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(config);
+    }
 }
 
 impl Default for SentinelConfig {
@@ -72,6 +101,7 @@ impl Default for SentinelConfig {
             seed: 0,
             event_limit: 1_000_000,
             skip_client_kill: false,
+            current_epoch: 0,
         }
     }
 }

@@ -14,6 +14,7 @@ impl State {
     pub(crate) fn vote_leader(&mut self, master: &str, req_epoch: u64, req_runid: &str) -> (Option<String>, u64) {
         if req_epoch > self.current_epoch {
             self.current_epoch = req_epoch;
+            self.flush_config();
             self.event_raw("+new-epoch", req_epoch.to_string());
         }
         let now = self.now_ms();

@@ -33,6 +33,7 @@ impl State {
         let jitter = self.rand_below(MAX_DESYNC_MS);
         self.current_epoch += 1;
         let epoch = self.current_epoch;
+        self.flush_config();
         let Some(m) = self.masters.get_mut(name) else { return };
         m.failover_state = FailoverState::WaitStart;
         m.inst.flags.failover_in_progress = true;
@@ -363,6 +364,7 @@ impl State {
         for (rip, rport) in replicas {
             self.add_replica(name, rip, rport);
         }
+        self.flush_config();
     }
 
     /// Clears a master's state (SENTINEL RESET, or a change of address).
@@ -388,6 +390,7 @@ impl State {
         m.inst.link.last_pong_time = now;
         m.inst.role_reported_time = now;
         m.inst.role_reported = Kind::Master;
+        self.flush_config();
         if generate_event {
             self.event_on(name, Kind::Master, "", "+reset-master", "");
         }

@@ -92,6 +92,7 @@ impl State {
         }
         if epoch > self.current_epoch {
             self.current_epoch = epoch;
+            self.flush_config();
             self.event_raw("+new-epoch", epoch.to_string());
         }
         let m = self.masters.get_mut(master_name).expect("checked above");
@@ -109,6 +110,7 @@ impl State {
                 );
                 self.reset_master_and_change_address(master_name, master_ip.to_string(), master_port);
             }
+            self.flush_config();
         }
         if let Some(s) = self
             .masters

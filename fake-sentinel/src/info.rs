@@ -177,6 +177,7 @@ impl State {
         let inst = Instance::new(Kind::Replica, key.clone(), ip, port, m.inst.down_after_ms, now);
         m.replicas.insert(key.clone(), inst);
         self.event_on(master, Kind::Replica, &key, "+slave", "");
+        self.flush_config();
     }
 
     fn replica_reports_master(&mut self, t: &Target, now: u64) {
@@ -189,6 +190,7 @@ impl State {
                 m.config_epoch = m.failover_epoch;
                 m.failover_state = FailoverState::ReconfSlaves;
                 m.failover_state_change_time = now;
+                self.flush_config();
                 self.event_on(&t.master, Kind::Replica, &t.key, "+promoted-slave", "");
                 self.event_on(&t.master, Kind::Master, "", "+failover-state-reconf-slaves", "");
                 self.force_hello_update(&t.master);

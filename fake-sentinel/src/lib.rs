@@ -43,7 +43,7 @@ mod monitor;
 mod server;
 mod state;
 
-pub use config::{MasterConfig, SentinelConfig};
+pub use config::{MasterConfig, SentinelConfig, StateFile};
 pub use event::{EventLog, SentinelEvent};
 pub use instance::FailoverState;
 
@@ -72,6 +72,13 @@ impl Sentinel {
         Sentinel {
             shared: State::new(net, config, events),
         }
+    }
+
+    /// Gives the Sentinel a state file it flushes its configuration to on every change (master address, epochs).
+    /// Start a restarted Sentinel from [`StateFile::load`] to model `sentinel.conf` surviving the restart.
+    pub fn set_state_file(&self, file: StateFile) {
+        let st = &mut *lock(&self.shared);
+        st.state_file = Some(file);
     }
 
     /// Binds and serves forever.

@@ -128,6 +128,8 @@ pub(crate) struct State {
     pub self_ref: Weak<Mutex<State>>,
     /// Cancelled by `Sentinel::shutdown`.
     pub shutdown: CancellationToken,
+    /// Where the Sentinel flushes its configuration, if anywhere.
+    pub state_file: Option<crate::config::StateFile>,
 }
 
 /// A shared handle to a Sentinel's state.
@@ -176,7 +178,7 @@ impl State {
                 },
                 net,
                 myid,
-                current_epoch: 0,
+                current_epoch: cfg.current_epoch,
                 rng,
                 masters: BTreeMap::new(),
                 next_client_id: 1,
@@ -186,6 +188,7 @@ impl State {
                 previous_time: 0,
                 self_ref: weak.clone(),
                 shutdown: CancellationToken::new(),
+                state_file: None,
                 cfg: cfg.clone(),
             })
         })
@@ -210,6 +213,33 @@ impl State {
         self.rng.random_range(0..n.max(1))
     }
 
+    /// Writes the current configuration to the state file (as Redis's `sentinelFlushConfig`): each master at its
+    /// current address with its config epoch, and the current epoch. Called after every change to them.
+    pub(crate) fn flush_config(&self) {
+        let Some(file) = &self.state_file else { return };
+        let masters = self
+            .masters
+            .iter()
+            .map(|(name, m)| MasterConfig {
+                name: name.clone(),
+                host: m.inst.ip.clone(),
+                port: m.inst.port,
+                quorum: m.quorum,
+                down_after_ms: m.inst.down_after_ms,
+                failover_timeout_ms: m.failover_timeout_ms,
+                parallel_syncs: m.parallel_syncs,
+                auth_pass: m.auth_pass.clone(),
+                config_epoch: m.config_epoch,
+                known_replicas: m.replicas.values().map(|r| (r.ip.clone(), r.port)).collect(),
+            })
+            .collect();
+        file.save(SentinelConfig {
+            masters,
+            current_epoch: self.current_epoch,
+            ..self.cfg.clone()
+        });
+    }
+
     /// Starts monitoring a master and publishes `+monitor`.
     pub(crate) fn add_master(&mut self, cfg: MasterConfig) -> Result<(), String> {
         if self.masters.contains_key(&cfg.name) {
@@ -223,13 +253,13 @@ impl State {
             .map(|ip| ip.to_string())
             .unwrap_or_else(|| cfg.host.clone());
         let inst = Instance::new(Kind::Master, cfg.name.clone(), ip, cfg.port, cfg.down_after_ms, now);
-        let master = Master {
+        let mut master = Master {
             inst,
             quorum: cfg.quorum,
             failover_timeout_ms: cfg.failover_timeout_ms,
             parallel_syncs: cfg.parallel_syncs,
             auth_pass: cfg.auth_pass.clone(),
-            config_epoch: 0,
+            config_epoch: cfg.config_epoch,
             leader: None,
             leader_epoch: 0,
             failover_state: FailoverState::None,
@@ -241,8 +271,15 @@ impl State {
             sentinels: BTreeMap::new(),
         };
         let name = cfg.name.clone();
+        for (rip, rport) in &cfg.known_replicas {
+            // Loaded silently, as Redis loads `known-replica` lines: no `+slave` event.
+            let key = format!("{rip}:{rport}");
+            let r = Instance::new(Kind::Replica, key.clone(), rip.clone(), *rport, cfg.down_after_ms, now);
+            master.replicas.insert(key, r);
+        }
         self.masters.insert(name.clone(), master);
         self.event_on(&name, Kind::Master, "", "+monitor", &format!(" quorum {}", cfg.quorum));
+        self.flush_config();
         Ok(())
     }
 

@@ -392,3 +392,53 @@ fn garbage_sent_to_a_sentinel_gets_errors_not_a_crash() {
     });
     sim.run().unwrap();
 }
+
+#[test]
+fn a_sentinel_loads_its_state_file_and_flushes_changes_to_it() {
+    let mut sim = sim(29, Duration::from_secs(30));
+    let file = redsim_fake_sentinel::StateFile::default();
+    let events = redsim_fake_sentinel::EventLog::new();
+    let (f, ev) = (file.clone(), events.clone());
+    sim.host("sentinel-1", move || {
+        // Started from the file when there is one, as the runner restarts Sentinels.
+        let mut master = redsim_fake_sentinel::MasterConfig::new("mymaster", "10.0.0.9", REDIS_PORT, 1);
+        master.config_epoch = 3;
+        master.known_replicas = vec![("10.0.0.7".into(), REDIS_PORT)];
+        let cfg = f.load().unwrap_or(redsim_fake_sentinel::SentinelConfig {
+            name: "sentinel-1".into(),
+            port: SENTINEL_PORT,
+            masters: vec![master],
+            seed: 1,
+            current_epoch: 5,
+            ..Default::default()
+        });
+        let s = redsim_fake_sentinel::Sentinel::new(redsim_net::Net::Turmoil, cfg, ev.clone());
+        s.set_state_file(f.clone());
+        async move {
+            s.serve().await?;
+            Ok(())
+        }
+    });
+    sim.client("test", async move {
+        tokio::time::sleep(SEC).await;
+        let mut s = connect("sentinel-1", SENTINEL_PORT).await;
+        let m = s.call(&["SENTINEL", "MASTER", "mymaster"]).await.unwrap();
+        assert_eq!(field(&m, "config-epoch").as_deref(), Some("3"));
+        let replicas = s.call(&["SENTINEL", "REPLICAS", "mymaster"]).await.unwrap();
+        assert!(
+            format!("{replicas:?}").contains("10.0.0.7"),
+            "known replica loaded: {replicas:?}"
+        );
+        assert_eq!(
+            s.call(&["SENTINEL", "SET", "mymaster", "quorum", "2"]).await.unwrap(),
+            Reply::ok()
+        );
+        Ok(())
+    });
+    sim.run().unwrap();
+    let saved = file.load().expect("flushed");
+    assert_eq!(saved.current_epoch, 5);
+    let m = &saved.masters[0];
+    assert_eq!((m.host.as_str(), m.quorum, m.config_epoch), ("10.0.0.9", 2, 3));
+    assert_eq!(m.known_replicas, vec![("10.0.0.7".to_string(), REDIS_PORT)]);
+}

@@ -363,8 +363,14 @@ pub(crate) fn config(st: &mut State, args: &[Bytes]) -> Reply {
             st.cfg = cfg;
             Reply::ok()
         }
-        // Simulated nodes have no disk: there is nothing to rewrite, and Sentinel ignores the reply anyway.
-        "rewrite" if args.len() == 2 => Reply::ok(),
+        "rewrite" if args.len() == 2 => {
+            if let Some(file) = &st.config_file {
+                let mut cfg = st.cfg.clone();
+                cfg.replicaof = st.repl.master.clone();
+                file.save(cfg);
+            }
+            Reply::ok()
+        }
         "resetstat" if args.len() == 2 => {
             st.stats = Default::default();
             Reply::ok()
