@@ -100,6 +100,30 @@ fn a_client_keeping_timed_out_connections_is_caught_by_no_reply_mixup() {
 }
 
 #[test]
+fn a_client_ignoring_failover_is_caught_by_writes_follow_failover_and_recovers_after_heal() {
+    // The old master comes back; Sentinel converts it to a replica (after its 8 s wait), and a client still
+    // writing there fails from then on, long after the cluster is stable.
+    let s: Scenario = "scenario master-back-as-replica\nduration_ms 45000\nstable_ms 15000\n\
+                       at 5000 crash(redis-1)\nat 15000 restart(redis-1)"
+        .parse()
+        .unwrap();
+    caught_by(s.clone(), Mutant::StickyMaster, "writes_follow_failover", 16);
+    caught_by(s, Mutant::StickyMaster, "recovers_after_heal", 16);
+}
+
+#[test]
+fn a_client_writing_to_a_demoted_master_is_caught_by_writes_only_on_master() {
+    // A manual failover keeps the old master up; once demoted (and, in this mutant, writable), it acknowledges
+    // the writes a client that never checks ROLE keeps sending it.
+    caught_by(
+        scenarios::by_name("manual-failover").unwrap(),
+        Mutant::BlindMaster,
+        "writes_only_on_master",
+        17,
+    );
+}
+
+#[test]
 fn a_sentinel_skipping_client_kill_is_caught_by_reads_never_on_master() {
     // Readers spread over both replicas, so one of them reads from the replica about to be promoted.
     let s = Scenario {
@@ -128,4 +152,30 @@ fn the_minority_partition_reproduces_jepsens_lost_writes_as_a_report() {
         lost > 0.0 && deposed > 0.0,
         "the isolated old master acknowledged writes the majority discarded"
     );
+}
+
+#[test]
+fn restarted_nodes_come_back_with_the_config_sentinel_rewrote() {
+    // Found by `redsim fuzz`: a lone Sentinel killed mid-failover, and a new master crashed right after it. Both
+    // must restart from their rewritten config files (sentinel.conf with its epochs and known replicas,
+    // redis.conf without `replicaof`), or the cluster never converges and clients never recover.
+    for (text, seed) in [
+        (
+            "scenario sentinel-restart-mid-failover\nduration_ms 42000\nstable_ms 30000\n\
+             topology replicas=3 sentinels=1 quorum=1 down_after_ms=1000 failover_timeout_ms=60000 parallel_syncs=1\n\
+             at 0 failover\nat 2468 kill(sentinel-1)\nat 2568 restart(sentinel-1)\nat 12000 heal",
+            3_173_061_061_263_683_518u64,
+        ),
+        (
+            "scenario new-master-restart\nduration_ms 42000\nstable_ms 30000\n\
+             topology replicas=1 sentinels=1 quorum=1 down_after_ms=2000 failover_timeout_ms=60000 parallel_syncs=1\n\
+             at 0 failover\nat 8377 crash(redis-2)\nat 8477 restart(redis-2)\nat 12000 heal",
+            9_419_600_031_304_836_407,
+        ),
+    ] {
+        let s: Scenario = text.parse().unwrap();
+        let o = run_checked(&s, seed).unwrap();
+        let c = o.check("recovers_after_heal").unwrap();
+        assert!(c.passed(), "{}: {:?}", s.name, c.violations);
+    }
 }

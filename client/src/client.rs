@@ -167,7 +167,8 @@ impl Inner {
             }
         }
         let mut events = Vec::new();
-        if st.master.as_ref() != Some(&view.master) {
+        let sticky = matches!(self.cfg.mutant, Some(Mutant::StickyMaster | Mutant::BlindMaster)) && st.master.is_some();
+        if st.master.as_ref() != Some(&view.master) && !sticky {
             let from = st.master.as_ref().map(|(h, p)| format!("{h}:{p}"));
             let to = format!("{}:{}", view.master.0, view.master.1);
             if from.is_some() {

@@ -45,6 +45,12 @@ pub enum Mutant {
     /// A connection whose request timed out goes back to the pool (and the slow replica is kept), so its late
     /// reply answers the next request.
     KeepTimedOutConnection,
+    /// The client keeps the first master it discovered: it ignores `+switch-master` and the master in later
+    /// discoveries, so its writes never follow a failover.
+    StickyMaster,
+    /// As [`Mutant::StickyMaster`], and connections are not checked with `ROLE`, so the demoted master goes on
+    /// receiving writes (acknowledged, if it is a replica with `replica-read-only no`).
+    BlindMaster,
 }
 
 /// Everything the client needs to know; built with [`crate::Client::builder`].

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use redsim_resp::{Reply, RespConn};
 
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, Mutant};
 use crate::error::{Error, Result};
 
 /// The role a data node plays.
@@ -52,6 +52,9 @@ impl Conn {
         }
         conn.expect_ok(&[b"CLIENT", b"SETNAME", cfg.client_name.as_bytes()])
             .await?;
+        if cfg.mutant == Some(Mutant::BlindMaster) {
+            return Ok(conn);
+        }
         let role = conn.raw(&[b"ROLE"]).await?;
         let actual = role
             .as_array()

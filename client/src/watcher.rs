@@ -9,6 +9,7 @@ use std::time::Duration;
 use redsim_resp::{Reply, RespConn};
 
 use crate::client::Inner;
+use crate::config::Mutant;
 use crate::discovery::{event_master, parse_switch_master};
 use crate::events::EventKind;
 
@@ -132,7 +133,9 @@ async fn listen(weak: &Weak<Inner>, host: &str, port: u16) {
             continue;
         };
         let Some(inner) = weak.upgrade() else { return };
-        if &channel[..] == b"+switch-master" {
+        if &channel[..] == b"+switch-master"
+            && !matches!(inner.cfg.mutant, Some(Mutant::StickyMaster | Mutant::BlindMaster))
+        {
             if let Some((ip, p)) = parse_switch_master(payload, &name) {
                 let to = format!("{ip}:{p}");
                 let from = {

@@ -78,8 +78,19 @@ pub struct Summary {
     pub coverage: Coverage,
     /// Violations (the first one shrunk).
     pub found: Vec<Found>,
-    /// Indices of every failing case.
-    pub failing: Vec<u64>,
+    /// Every failing case, by index.
+    pub failing: Vec<Failing>,
+}
+
+/// A failing case as the campaign saw it, before any shrinking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failing {
+    /// Its index in the campaign.
+    pub index: u64,
+    /// Its run seed.
+    pub seed: u64,
+    /// The first violation: `checker: what`.
+    pub first: String,
 }
 
 fn scenario_of(case: &Case, mutant: Option<Mutant>) -> Scenario {
@@ -129,7 +140,18 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
                     s.simulated_ms += outcome.history.end_ms;
                     s.coverage.add(&outcome.coverage);
                     if !outcome.passed() {
-                        s.failing.push(index);
+                        let first = outcome
+                            .checks
+                            .iter()
+                            .filter(|c| !c.passed())
+                            .flat_map(|c| c.violations.iter().map(move |v| format!("{}: {v}", c.name)))
+                            .next()
+                            .unwrap_or_default();
+                        s.failing.push(Failing {
+                            index,
+                            seed: case.seed,
+                            first,
+                        });
                     }
                     if cfg.progress && s.cases % 10 == 0 {
                         eprintln!(
@@ -147,8 +169,8 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
         return Err(e);
     }
     let mut summary = summary.into_inner().unwrap_or_else(|p| p.into_inner());
-    summary.failing.sort_unstable();
-    if let Some(&index) = summary.failing.first() {
+    summary.failing.sort_unstable_by_key(|f| f.index);
+    if let Some(index) = summary.failing.first().map(|f| f.index) {
         let tree = generate::case_tree(cfg.seed, index, cfg.max_faults)?;
         let original = tree.current();
         let mutant = cfg.mutant;

@@ -14,8 +14,10 @@ use crate::scenario::{Scenario, Topology};
 
 /// Length of the fault phase, in ms of client time.
 pub const FAULT_PHASE_MS: u64 = 12_000;
-/// Length of the stable phase (everything repaired; every client must recover).
-pub const STABLE_PHASE_MS: u64 = 10_000;
+/// Length of the stable phase (everything repaired; every client must recover by its last 5 s). Long enough for
+/// Sentinel to turn an old master back into a replica after a failover late in the fault phase (up to ~18 s)
+/// and for it to resync: with one replica, replica-only reads have nowhere to go until then.
+pub const STABLE_PHASE_MS: u64 = 30_000;
 
 /// The kinds of faults a case may draw from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

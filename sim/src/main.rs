@@ -51,7 +51,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// A deliberately broken behaviour (fall-back-to-master, no-ejection, keep-timed-out-connection,
-        /// skip-client-kill), to see a checker catch it.
+        /// skip-client-kill, sticky-master, blind-master), to see a checker catch it.
         #[arg(long)]
         mutant: Option<String>,
         /// Write the timeline picture here (always; by default only a failing run writes one).
@@ -284,6 +284,8 @@ fn main() -> ExitCode {
                 .split_once('/')
                 .and_then(|(i, n)| Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?)))
                 .ok_or_else(|| format!("--shard: '{shard}' is not i/n"))?;
+            // Made before the campaign, so a bad --out fails in a second, not after an hour of cases.
+            std::fs::create_dir_all(&out).map_err(|e| format!("--out {}: {e}", out.display()))?;
             let mut cfg = redsim::fuzz::FuzzConfig {
                 seed,
                 cases,
@@ -313,6 +315,9 @@ fn main() -> ExitCode {
                 s.coverage.full_resyncs,
                 s.failing.len()
             );
+            for f in &s.failing {
+                println!("  case {} (seed {}): {}", f.index, f.seed, f.first);
+            }
             for f in &s.found {
                 let scenario = &f.outcome.history.scenario;
                 let file = out.join(format!("redsim-shrunk-{}.scn", f.shrunk.seed));

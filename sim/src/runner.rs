@@ -9,8 +9,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use redsim_client::{Client, ReadPolicy, ReplicaSelection};
-use redsim_fake_redis::{Config, ExecLog, Node};
-use redsim_fake_sentinel::{EventLog, MasterConfig, Sentinel, SentinelConfig};
+use redsim_fake_redis::{Config, ConfigFile, ExecLog, Node};
+use redsim_fake_sentinel::{EventLog, MasterConfig, Sentinel, SentinelConfig, StateFile};
 use redsim_net::Net;
 use redsim_resp::RespConn;
 
@@ -111,11 +111,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
             repl_timeout_s: 10,
             repl_ping_replica_period_s: 2,
             seed: derive(seed, &name),
+            replica_read_only: scenario.mutant != Some(Mutant::BlindMaster),
             ..Config::default()
         };
         let (s, log) = (slot.clone(), exec.clone());
+        // The node's redis.conf outlives restarts: Sentinel's CONFIG REWRITE decides how it comes back.
+        let file = ConfigFile::default();
         sim.host(name.clone(), move || {
-            let node = Node::new(Net::Turmoil, cfg.clone(), log.clone());
+            let node = Node::new(Net::Turmoil, file.load().unwrap_or_else(|| cfg.clone()), log.clone());
+            node.set_config_file(file.clone());
             *s.lock().unwrap_or_else(|p| p.into_inner()) = Some(node.clone());
             async move {
                 node.serve().await?;
@@ -140,8 +144,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
             ..SentinelConfig::default()
         };
         let (s, ev) = (slot.clone(), events.clone());
+        // sentinel.conf outlives restarts: a restarted Sentinel monitors the master it last switched to.
+        let file = StateFile::default();
         sim.host(name.clone(), move || {
-            let sentinel = Sentinel::new(Net::Turmoil, cfg.clone(), ev.clone());
+            let sentinel = Sentinel::new(Net::Turmoil, file.load().unwrap_or_else(|| cfg.clone()), ev.clone());
+            sentinel.set_state_file(file.clone());
             *s.lock().unwrap_or_else(|p| p.into_inner()) = Some(sentinel.clone());
             async move {
                 sentinel.serve().await?;
@@ -358,7 +365,9 @@ async fn workload(
         Some(Mutant::FallBackToMaster) => builder.mutant(redsim_client::Mutant::FallBackToMaster),
         Some(Mutant::NoEjection) => builder.mutant(redsim_client::Mutant::NoEjection),
         Some(Mutant::KeepTimedOutConnection) => builder.mutant(redsim_client::Mutant::KeepTimedOutConnection),
-        _ => builder,
+        Some(Mutant::StickyMaster) => builder.mutant(redsim_client::Mutant::StickyMaster),
+        Some(Mutant::BlindMaster) => builder.mutant(redsim_client::Mutant::BlindMaster),
+        Some(Mutant::SkipClientKill) | None => builder,
     };
     let Ok(client) = builder.build() else { return };
     // Routing events are stamped with simulated time as they arrive (the event's own clock reading is a tokio

@@ -99,15 +99,22 @@ pub enum Mutant {
     KeepTimedOutConnection,
     /// Sentinel: reconfigures nodes without CLIENT KILL.
     SkipClientKill,
+    /// Client: keeps the first master it found, whatever Sentinel says.
+    StickyMaster,
+    /// Client: keeps the first master and never checks `ROLE`; the nodes run with `replica-read-only no`, so
+    /// the demoted master acknowledges the writes it is sent.
+    BlindMaster,
 }
 
 impl Mutant {
     /// Every mutant, with its text name.
-    pub const ALL: [(Mutant, &'static str); 4] = [
+    pub const ALL: [(Mutant, &'static str); 6] = [
         (Mutant::FallBackToMaster, "fall-back-to-master"),
         (Mutant::NoEjection, "no-ejection"),
         (Mutant::KeepTimedOutConnection, "keep-timed-out-connection"),
         (Mutant::SkipClientKill, "skip-client-kill"),
+        (Mutant::StickyMaster, "sticky-master"),
+        (Mutant::BlindMaster, "blind-master"),
     ];
 
     /// The text name.

@@ -34,6 +34,38 @@ fn outages(h: &History) -> Vec<(String, u64, u64)> {
     v
 }
 
+/// Whether `reader` and `node` could not talk at some moment of `[from, until]`: a partition (either way) or
+/// an isolation between them, or a latency spike on their link, active then.
+fn cut_off(h: &History, reader: &str, node: &str, from: u64, until: u64) -> bool {
+    let normal_ms = h.scenario.network.max_latency_ms;
+    let separates = |f: &Fault| match f {
+        Fault::Partition(a, b) | Fault::PartitionOneway(a, b) => {
+            let has = |g: &[String], x: &str| g.iter().any(|y| y == x);
+            (has(a, reader) && has(b, node)) || (has(a, node) && has(b, reader))
+        }
+        Fault::Isolate(x) => x == reader || x == node,
+        Fault::Latency(a, b, ms) => *ms > normal_ms && ((a == reader && b == node) || (a == node && b == reader)),
+        _ => false,
+    };
+    h.faults.iter().enumerate().any(|(i, (start, f))| {
+        if !separates(f) || *start > until {
+            return false;
+        }
+        // A cut lasts until the next heal; a latency spike until the link's latency is set again.
+        let end = h.faults[i + 1..]
+            .iter()
+            .find(|(_, g)| match (f, g) {
+                (Fault::Latency(a, b, _), Fault::Latency(c, d, _)) => (a, b) == (c, d) || (a, b) == (d, c),
+                (Fault::Latency(..), _) => false,
+                (_, Fault::Heal) => true,
+                _ => false,
+            })
+            .map(|(t, _)| *t)
+            .unwrap_or(u64::MAX);
+        end >= from
+    })
+}
+
 /// Runs the checker.
 pub fn check(h: &History) -> Check {
     let mut c = Check::new("failover_before_sdown", Flavour::Eventually);
@@ -57,18 +89,8 @@ pub fn check(h: &History) -> Check {
             .rev()
             .find(|e| e.node == node && sim_ms(e.time_ms) <= *t)
             .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
-        // Judged only while another replica stays in service until Sentinel would have noticed.
         let until = t + h.scenario.topology.down_after_ms + 1000;
-        let healthy_other = h.scenario.redis_hosts().iter().filter(|r| r.as_str() != node).any(|r| {
-            let replica_then = h
-                .exec
-                .iter()
-                .rev()
-                .find(|e| &e.node == r && sim_ms(e.time_ms) <= *t)
-                .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
-            replica_then && !outages.iter().any(|(n, a, b)| n == r && *a <= until && *b >= *t)
-        });
-        if !was_replica || !healthy_other {
+        if !was_replica {
             continue;
         }
         let sdown = h
@@ -83,6 +105,23 @@ pub fn check(h: &History) -> Check {
             sdowns.push((s - t) as f64);
         }
         for reader in &readers {
+            // Judged only while another replica stays reachable from this reader until Sentinel would have
+            // noticed: a replica the reader cannot reach (crashed, partitioned from it, behind a latency spike)
+            // is no alternative.
+            let healthy_other = h.scenario.redis_hosts().iter().filter(|r| r.as_str() != node).any(|r| {
+                let replica_then = h
+                    .exec
+                    .iter()
+                    .rev()
+                    .find(|e| &e.node == r && sim_ms(e.time_ms) <= *t)
+                    .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
+                replica_then
+                    && !outages.iter().any(|(n, a, b)| n == r && *a <= until && *b >= *t)
+                    && !cut_off(h, reader, r, *t, until)
+            });
+            if !healthy_other {
+                continue;
+            }
             let reads: Vec<_> = h
                 .ops
                 .iter()
