@@ -2,7 +2,7 @@
 //! replica is healthy, the reader's next successful read comes before the first `+sdown` any Sentinel publishes
 //! for the failed replica. Reports the re-route latency next to Sentinel's SDOWN latency.
 
-use super::{Check, Flavour, Violation, sim_ms};
+use super::{Check, Flavour, Violation, disrupted, sim_ms};
 use crate::fault::Fault;
 use crate::history::{History, OpKind};
 use crate::scenario::ClientRole;
@@ -32,38 +32,6 @@ fn outages(h: &History) -> Vec<(String, u64, u64)> {
         v.push((node.to_string(), *t, end));
     }
     v
-}
-
-/// Whether `reader` and `node` could not talk at some moment of `[from, until]`: a partition (either way) or
-/// an isolation between them, or a latency spike on their link, active then.
-fn cut_off(h: &History, reader: &str, node: &str, from: u64, until: u64) -> bool {
-    let normal_ms = h.scenario.network.max_latency_ms;
-    let separates = |f: &Fault| match f {
-        Fault::Partition(a, b) | Fault::PartitionOneway(a, b) => {
-            let has = |g: &[String], x: &str| g.iter().any(|y| y == x);
-            (has(a, reader) && has(b, node)) || (has(a, node) && has(b, reader))
-        }
-        Fault::Isolate(x) => x == reader || x == node,
-        Fault::Latency(a, b, ms) => *ms > normal_ms && ((a == reader && b == node) || (a == node && b == reader)),
-        _ => false,
-    };
-    h.faults.iter().enumerate().any(|(i, (start, f))| {
-        if !separates(f) || *start > until {
-            return false;
-        }
-        // A cut lasts until the next heal; a latency spike until the link's latency is set again.
-        let end = h.faults[i + 1..]
-            .iter()
-            .find(|(_, g)| match (f, g) {
-                (Fault::Latency(a, b, _), Fault::Latency(c, d, _)) => (a, b) == (c, d) || (a, b) == (d, c),
-                (Fault::Latency(..), _) => false,
-                (_, Fault::Heal) => true,
-                _ => false,
-            })
-            .map(|(t, _)| *t)
-            .unwrap_or(u64::MAX);
-        end >= from
-    })
 }
 
 /// Runs the checker.
@@ -117,7 +85,7 @@ pub fn check(h: &History) -> Check {
                     .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
                 replica_then
                     && !outages.iter().any(|(n, a, b)| n == r && *a <= until && *b >= *t)
-                    && !cut_off(h, reader, r, *t, until)
+                    && !disrupted(h, reader, r, *t, until)
             });
             if !healthy_other {
                 continue;
