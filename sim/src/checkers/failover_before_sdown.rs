@@ -15,25 +15,6 @@ fn disabled_node(f: &Fault) -> Option<&str> {
     }
 }
 
-/// When each host is out of service: from a disabling fault to its repair (or the end).
-fn outages(h: &History) -> Vec<(String, u64, u64)> {
-    let mut v = Vec::new();
-    for (i, (t, f)) in h.faults.iter().enumerate() {
-        let Some(node) = disabled_node(f) else { continue };
-        let end = h.faults[i + 1..]
-            .iter()
-            .find(|(_, g)| match g {
-                Fault::Restart(n) | Fault::Resume(n) => n == node,
-                Fault::Heal => matches!(f, Fault::Isolate(_)),
-                _ => false,
-            })
-            .map(|(t, _)| *t)
-            .unwrap_or(u64::MAX);
-        v.push((node.to_string(), *t, end));
-    }
-    v
-}
-
 /// Runs the checker.
 pub fn check(h: &History) -> Check {
     let mut c = Check::new("failover_before_sdown", Flavour::Eventually);
@@ -46,7 +27,6 @@ pub fn check(h: &History) -> Check {
         .collect();
     let mut reroutes = Vec::new();
     let mut sdowns = Vec::new();
-    let outages = outages(h);
     for (t, fault) in h.faults.iter() {
         let Some(node) = disabled_node(fault) else { continue };
         let Some(ip) = h.hosts.get(node) else { continue };
@@ -83,9 +63,7 @@ pub fn check(h: &History) -> Check {
                     .rev()
                     .find(|e| &e.node == r && sim_ms(e.time_ms) <= *t)
                     .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
-                replica_then
-                    && !outages.iter().any(|(n, a, b)| n == r && *a <= until && *b >= *t)
-                    && !disrupted(h, reader, r, *t, until)
+                replica_then && !disrupted(h, reader, r, *t, until)
             });
             if !healthy_other {
                 continue;
