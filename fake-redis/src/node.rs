@@ -515,6 +515,11 @@ impl State {
     /// Dispatches to the command's implementation (in `commands/`).
     pub(crate) fn run(&mut self, cid: u64, spec: &CommandSpec, args: &[Bytes], now: u64) -> Outcome {
         use crate::commands::*;
+        // Commands from our master see every key, expired or not: a replica's keys expire only through the DEL
+        // its master sends (Redis's expireIfNeeded returns "not expired" to the master client). Otherwise a
+        // PERSIST that raced an expiry would be lost on the replica and the two would diverge.
+        let from_master = self.clients.get(&cid).is_some_and(|c| c.kind == ClientKind::Master);
+        let key_now = if from_master { 0 } else { now };
         let r = match spec.name {
             "ping" => return connection::ping(self, cid, args),
             "echo" => Reply::Bulk(args[1].clone()),
@@ -524,26 +529,26 @@ impl State {
             "quit" => return Outcome::Close(Reply::ok()),
             "reset" => connection::reset(self, cid),
             "client" => return client::client(self, cid, args),
-            "get" => strings::get(self, args, now),
-            "set" => strings::set(self, cid, args, now),
-            "getdel" => strings::getdel(self, cid, args, now),
-            "incr" => strings::incr_by(self, cid, &args[1], 1, now),
-            "decr" => strings::incr_by(self, cid, &args[1], -1, now),
-            "incrby" | "decrby" => strings::incrby_command(self, cid, spec.name == "decrby", args, now),
-            "append" => strings::append(self, cid, args, now),
-            "strlen" => strings::strlen(self, args, now),
-            "mget" => strings::mget(self, args, now),
+            "get" => strings::get(self, args, key_now),
+            "set" => strings::set(self, cid, args, key_now),
+            "getdel" => strings::getdel(self, cid, args, key_now),
+            "incr" => strings::incr_by(self, cid, &args[1], 1, key_now),
+            "decr" => strings::incr_by(self, cid, &args[1], -1, key_now),
+            "incrby" | "decrby" => strings::incrby_command(self, cid, spec.name == "decrby", args, key_now),
+            "append" => strings::append(self, cid, args, key_now),
+            "strlen" => strings::strlen(self, args, key_now),
+            "mget" => strings::mget(self, args, key_now),
             "mset" => strings::mset(self, cid, args),
-            "del" => keys::del(self, cid, args, now),
-            "exists" => keys::exists(self, args, now),
-            "expire" => keys::expire(self, cid, args, now, 1000, false),
-            "pexpire" => keys::expire(self, cid, args, now, 1, false),
-            "pexpireat" => keys::expire(self, cid, args, now, 1, true),
+            "del" => keys::del(self, cid, args, key_now),
+            "exists" => keys::exists(self, args, key_now),
+            "expire" => keys::expire(self, cid, args, key_now, 1000, false),
+            "pexpire" => keys::expire(self, cid, args, key_now, 1, false),
+            "pexpireat" => keys::expire(self, cid, args, key_now, 1, true),
             "ttl" => keys::ttl(self, args, now, 1000),
             "pttl" => keys::ttl(self, args, now, 1),
-            "persist" => keys::persist(self, cid, args, now),
+            "persist" => keys::persist(self, cid, args, key_now),
             "dbsize" => Reply::Int(self.ks.len() as i64),
-            "keys" => keys::keys(self, args, now),
+            "keys" => keys::keys(self, args, key_now),
             "flushall" | "flushdb" => keys::flush(self, cid, spec.name, args),
             "info" => server::info(self, args),
             "role" => server::role(self),
