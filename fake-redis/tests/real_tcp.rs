@@ -18,13 +18,18 @@ async fn start(cfg: Config, log: &ExecLog) -> Node {
     node
 }
 
-#[test]
-fn replication_works_on_real_tcp() {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Runs a test body on a single-threaded runtime with real timers and sockets.
+fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    rt.block_on(async {
+        .expect("a tokio runtime")
+        .block_on(body)
+}
+
+#[test]
+fn replication_works_on_real_tcp() {
+    block_on(async {
         let log = ExecLog::new();
         let base = Config {
             port: 0,
@@ -85,11 +90,7 @@ fn the_standalone_binary_serves_redis_clients() {
         .next()
         .and_then(|p| p.parse().ok())
         .expect(&line);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let result = rt.block_on(async {
+    let result = block_on(async {
         let mut c = RespConn::connect(Net::Tokio, "127.0.0.1", port, TIMEOUT).await?;
         let pong = c.call_raw(b"PING\r\n").await?;
         let set = c.call(&["SET", "a", "1"]).await?;
@@ -116,11 +117,7 @@ fn the_binary_rejects_bad_arguments_with_a_clear_error() {
 
 #[test]
 fn config_rewrite_records_the_replication_master_for_the_next_start() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let log = ExecLog::new();
         let cfg = Config {
             name: "n".into(),
