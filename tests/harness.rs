@@ -179,3 +179,38 @@ fn restarted_nodes_come_back_with_the_config_sentinel_rewrote() {
         assert!(c.passed(), "{}: {:?}", s.name, c.violations);
     }
 }
+
+#[test]
+fn fuzz_findings_about_re_routing_stay_fixed() {
+    // Found by `redsim fuzz --cases 300 --seed 100`, cases 167 and 296.
+    // 1. Both replicas were ejected during a one-way partition that had healed; the reader's replica then
+    //    failed and it waited out a 2 s backoff. Fixed in the client: with every replica ejected, a
+    //    replica-only read tries the one whose backoff ends first.
+    // 2. A read in flight at the failure was re-routed but not counted, and the "healthy alternative" was being
+    //    promoted. Fixed in the checker.
+    for (text, seed) in [
+        (
+            "scenario all-replicas-ejected\nduration_ms 42000\nstable_ms 30000\n\
+             topology replicas=2 sentinels=5 quorum=3 down_after_ms=5000 failover_timeout_ms=60000 parallel_syncs=1\n\
+             at 3037 partition(redis-2 | sentinel-1, sentinel-2, sentinel-3, sentinel-4, sentinel-5)\n\
+             at 3538 partition_oneway(redis-3 -> writer-1, reader-1, reader-2)\nat 6107 heal\nat 6121 heal\n\
+             at 6417 isolate(redis-2)\nat 7505 heal\nat 12000 heal",
+            14_417_782_147_351_544_059u64,
+        ),
+        (
+            "scenario in-flight-read-rerouted\nduration_ms 42000\nstable_ms 30000\n\
+             topology replicas=3 sentinels=2 quorum=2 down_after_ms=1000 failover_timeout_ms=60000 parallel_syncs=1\n\
+             at 642 pause(redis-1)\nat 1844 crash(redis-2)\nat 2417 crash(redis-4)\nat 3160 restart(redis-2)\n\
+             at 3421 restart(redis-4)\nat 5397 resume(redis-1)\nat 12000 heal",
+            2_347_882_030_687_494_195,
+        ),
+    ] {
+        let s: Scenario = text.parse().unwrap();
+        let o = run_checked(&s, seed).unwrap();
+        assert!(
+            o.passed(),
+            "{}",
+            failure_text(&o, "cargo test --test harness fuzz_findings")
+        );
+    }
+}

@@ -60,6 +60,8 @@ pub(crate) struct State {
     pub pools: BTreeMap<String, Vec<Conn>>,
     pub master_latency_us: u64,
     pub last_discovery: Option<Instant>,
+    /// When a read last tried an ejected replica because none was usable (see [`EventKind::LastResort`]).
+    pub last_resort_at: Option<Instant>,
 }
 
 pub(crate) struct Inner {
@@ -379,6 +381,45 @@ impl Inner {
         });
     }
 
+    /// Trusts an ejected replica again after it answered (a probe or a last-resort read). Returns whether the
+    /// replica is still known.
+    fn restore(&self, key: &str) -> bool {
+        let mut st = self.lock();
+        let Some(r) = st.replicas.get_mut(key) else {
+            return false;
+        };
+        if r.ejected_until.take().is_some() {
+            drop(st);
+            self.emit(EventKind::ReplicaRestored { addr: key.into() });
+        }
+        true
+    }
+
+    /// The ejected replica a `ReplicaOnly` read tries when no replica is usable: the one whose backoff ends first,
+    /// at most once per `eject_base` across all calls, so a replica that is really gone costs one timeout per
+    /// backoff step, not one per call. The new connection verifies ROLE as every connection does.
+    fn last_resort_replica(&self, tried: &[String]) -> Option<String> {
+        if self.cfg.read_policy != ReadPolicy::ReplicaOnly {
+            return None;
+        }
+        let mut st = self.lock();
+        let now = Instant::now();
+        if st
+            .last_resort_at
+            .is_some_and(|t| now.duration_since(t) < self.cfg.eject_base)
+        {
+            return None;
+        }
+        let pick = st
+            .replicas
+            .iter()
+            .filter(|(k, r)| r.ejected_until.is_some() && !tried.contains(k))
+            .min_by_key(|(_, r)| r.ejected_until)
+            .map(|(k, _)| k.clone())?;
+        st.last_resort_at = Some(now);
+        Some(pick)
+    }
+
     /// Probes ejected replicas whose backoff has ended; a replica is trusted again only after answering as a
     /// replica.
     pub(crate) async fn probe_ejected(&self) {
@@ -394,19 +435,8 @@ impl Inner {
         for (key, host, port) in due {
             match Conn::open(&self.cfg, &host, port, NodeRole::Replica).await {
                 Ok(conn) => {
-                    let restored = {
-                        let mut st = self.lock();
-                        match st.replicas.get_mut(&key) {
-                            Some(r) => {
-                                r.ejected_until = None;
-                                true
-                            }
-                            None => false,
-                        }
-                    };
-                    if restored {
+                    if self.restore(&key) {
                         self.give_back(conn);
-                        self.emit(EventKind::ReplicaRestored { addr: key });
                     }
                 }
                 Err(e) => self.eject(&key, e.kind()),
@@ -437,6 +467,9 @@ impl Inner {
                         if self.rediscover().await.is_ok()
                             && let Some(r) = self.choose_replica_avoiding(&tried, &stale)
                         {
+                            Target::Replica(r)
+                        } else if let Some(r) = self.last_resort_replica(&tried) {
+                            self.emit(EventKind::LastResort { addr: r.clone() });
                             Target::Replica(r)
                         } else if matches!(policy, ReadPolicy::ReplicaPreferred | ReadPolicy::Nearest)
                             || self.cfg.mutant == Some(Mutant::FallBackToMaster)
@@ -474,7 +507,12 @@ impl Inner {
                     match refusal {
                         // The node refused before executing: another node may serve it.
                         Some(code) => Error::Server(code),
-                        None => return Ok((replies, addr)),
+                        None => {
+                            if role == NodeRole::Replica {
+                                self.restore(&addr);
+                            }
+                            return Ok((replies, addr));
+                        }
                     }
                 }
                 Err((e, s)) => {
@@ -577,6 +615,7 @@ impl Client {
                 pools: BTreeMap::new(),
                 master_latency_us: 0,
                 last_discovery: None,
+                last_resort_at: None,
             }),
             cfg,
             events,

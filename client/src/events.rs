@@ -57,6 +57,12 @@ pub enum EventKind {
         /// Which attempt failed (1 = the first).
         attempt: u32,
     },
+    /// Every replica was ejected, so a `ReplicaOnly` read tries the one whose backoff ends first instead of
+    /// failing: an ejection is a guess made from one failure, and the replica may be back already.
+    LastResort {
+        /// The ejected replica tried.
+        addr: String,
+    },
     /// A read went to the master because no replica was usable (`ReplicaPreferred` only).
     FellBackToMaster,
     /// A Sentinel did not answer.

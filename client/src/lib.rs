@@ -11,7 +11,8 @@
 //!   master); everything else, transactions and unknown commands go to the master.
 //! - **Failures**: a failing replica is ejected with backoff and probed before it is trusted again; the read is
 //!   retried on another replica within the call's deadline, so while any replica is healthy the caller sees no
-//!   error, and it does not wait for Sentinel's down-after to notice. Writes retry only when they surely did not
+//!   error, and it does not wait for Sentinel's down-after to notice. With every replica ejected, a replica-only
+//!   read tries the one whose backoff ends first (at most one such try per 500 ms) before it gives up. Writes retry only when they surely did not
 //!   execute (refused, READONLY) or the caller marked them idempotent.
 //! - **Connections** are pooled, one request in flight per connection: a request that times out discards its
 //!   connection, so a late reply can never answer another request, and a slow command never delays others.

@@ -232,6 +232,46 @@ fn replica_only_never_reads_from_the_master_even_with_every_replica_down() {
     assert_eq!(ran(&d.exec, "reader", "SET")[0].node, "redis-1");
 }
 
+/// When every replica is ejected, a replica-only read tries the one whose backoff ends first rather than
+/// failing while it may be back already (the backoff was earned during a partition that has healed).
+#[test]
+fn with_every_replica_ejected_a_read_tries_one_before_giving_up() {
+    let topo = Topology::default();
+    let mut sim = sim(37, Duration::from_secs(60));
+    let d = deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let f = faults.clone();
+    let replicas = vec!["redis-2".to_string(), "redis-3".to_string()];
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("reader", 5)
+            .read_policy(ReadPolicy::ReplicaOnly)
+            .command_timeout(Duration::from_millis(200))
+            .build()?;
+        let mut events = c.events();
+        c.get("k").await?;
+        f.request(Fault::Partition(vec!["app".into()], replicas.clone()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Failed reads and probes double both backoffs to seconds.
+        for _ in 0..6 {
+            assert_eq!(c.get("k").await, Err(Error::NoReplicaAvailable));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        f.request(Fault::Repair(vec!["app".into()], replicas));
+        // Past the last-resort rate limit (one per 500 ms), well before either backoff ends.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(c.get("k").await, Ok(None), "the first read after the heal is served");
+        let mut last_resort = 0;
+        while let Ok(e) = events.try_recv() {
+            last_resort += usize::from(matches!(e.kind, redsim_client::EventKind::LastResort { .. }));
+        }
+        assert!(last_resort > 0, "served through a last-resort try");
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+    assert!(ran(&d.exec, "reader", "GET").iter().all(|e| e.role == Role::Replica));
+}
+
 #[test]
 fn replica_preferred_falls_back_to_the_master_and_returns() {
     let topo = Topology {

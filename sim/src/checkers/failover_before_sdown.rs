@@ -63,7 +63,13 @@ pub fn check(h: &History) -> Check {
                     .rev()
                     .find(|e| &e.node == r && sim_ms(e.time_ms) <= *t)
                     .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
-                replica_then && !disrupted(h, reader, r, *t, until)
+                // A replica Sentinel promotes meanwhile is no alternative for a replica-only reader either.
+                let promoted = h.exec.iter().any(|e| {
+                    &e.node == r
+                        && (*t..=until).contains(&sim_ms(e.time_ms))
+                        && e.role == redsim_fake_redis::Role::Master
+                });
+                replica_then && !promoted && !disrupted(h, reader, r, *t, until)
             });
             if !healthy_other {
                 continue;
@@ -77,9 +83,10 @@ pub fn check(h: &History) -> Check {
             if last_before.and_then(|o| o.served_by.as_deref()) != Some(node) {
                 continue;
             }
+            // A read in flight when the replica failed counts too: the client may have moved it elsewhere.
             let next = reads
                 .iter()
-                .find(|o| o.invoke_ms >= *t && o.outcome.is_ok())
+                .find(|o| o.complete_ms > *t && o.outcome.is_ok())
                 .map(|o| o.complete_ms);
             match (next, sdown) {
                 (Some(n), Some(s)) if n < s => reroutes.push((n - t) as f64),
