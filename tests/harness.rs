@@ -182,12 +182,17 @@ fn restarted_nodes_come_back_with_the_config_sentinel_rewrote() {
 
 #[test]
 fn fuzz_findings_about_re_routing_stay_fixed() {
-    // Found by `redsim fuzz --cases 300 --seed 100`, cases 167 and 296.
+    // Found by `redsim fuzz --cases 300 --seed 100`, cases 167 and 296,
+    // and `redsim fuzz --cases 300 --seed 200`.
     // 1. Both replicas were ejected during a one-way partition that had healed; the reader's replica then
     //    failed and it waited out a 2 s backoff. Fixed in the client: with every replica ejected, a
     //    replica-only read tries the one whose backoff ends first.
     // 2. A read in flight at the failure was re-routed but not counted, and the "healthy alternative" was being
     //    promoted. Fixed in the checker.
+    // 3. (`--seed 200`, case 133, after the generator varied client settings) A 100 ms isolation of the other
+    //    replica wedged the Sentinels' links to it, as turmoil's partition drops segments for good: Sentinel
+    //    marked it down and the client had nowhere to go. Fixed in the harness: a partition holds messages, as
+    //    real TCP retransmits them.
     for (text, seed) in [
         (
             "scenario all-replicas-ejected\nduration_ms 42000\nstable_ms 30000\n\
@@ -203,6 +208,12 @@ fn fuzz_findings_about_re_routing_stay_fixed() {
              at 642 pause(redis-1)\nat 1844 crash(redis-2)\nat 2417 crash(redis-4)\nat 3160 restart(redis-2)\n\
              at 3421 restart(redis-4)\nat 5397 resume(redis-1)\nat 12000 heal",
             2_347_882_030_687_494_195,
+        ),
+        (
+            "scenario short-isolation-then-kill\nduration_ms 42000\nstable_ms 30000\n\
+             topology replicas=2 sentinels=5 quorum=3 down_after_ms=1000 failover_timeout_ms=60000 parallel_syncs=1\n\
+             at 0 isolate(redis-2)\nat 100 heal\nat 1276 kill(redis-3)\nat 1379 restart(redis-3)\nat 12000 heal",
+            7_040_048_116_914_997_884,
         ),
     ] {
         let s: Scenario = text.parse().unwrap();

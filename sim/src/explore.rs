@@ -108,9 +108,18 @@ pub struct Exploration {
 
 /// Runs every schedule up to `k` faults with `seed`, on `threads` threads.
 pub fn explore(k: usize, seed: u64, threads: usize, mutant: Option<Mutant>) -> Result<Exploration, String> {
-    let started = Instant::now();
     let alphabet = alphabet();
-    let all = schedules(k, alphabet.len());
+    let all: Vec<Scenario> = schedules(k, alphabet.len())
+        .iter()
+        .map(|s| scenario(s, &alphabet, mutant))
+        .collect();
+    run_all(&all, seed, threads)
+}
+
+/// Runs every scenario with `seed` on `threads` threads (one simulation per thread at a time). The
+/// counterexample reported is the first violating scenario in list order, whatever the threads' timing.
+pub fn run_all(all: &[Scenario], seed: u64, threads: usize) -> Result<Exploration, String> {
+    let started = Instant::now();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
     let failures = AtomicUsize::new(0);
@@ -121,7 +130,7 @@ pub fn explore(k: usize, seed: u64, threads: usize, mutant: Option<Mutant>) -> R
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(s) = all.get(i) else { return };
-                    match report::run_checked(&scenario(s, &alphabet, mutant), seed) {
+                    match report::run_checked(s, seed) {
                         Ok(o) if !o.passed() => {
                             failures.fetch_add(1, Ordering::Relaxed);
                             results.lock().unwrap_or_else(|p| p.into_inner()).push((i, o));

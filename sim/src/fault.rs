@@ -13,9 +13,16 @@
 //! - `restart(n)`: the host's software starts again (`Sim::bounce`), with empty data (no persistence).
 //! - `pause(n)` / `resume(n)`: every message to and from `n` is held, then released: connections stay open and
 //!   nothing answers, as under SIGSTOP (the node's own timers keep running, a documented approximation).
-//! - `partition(A | B)`, `partition_oneway(A -> B)`, `isolate(n)`, `heal`: turmoil partitions and repairs.
-//!   Established connections across a partition stay wedged after repair (turmoil #185): only redialled
-//!   connections recover, which is why every component redials on silence.
+//! - `partition(A | B)`, `isolate(n)`, `heal`: messages across the cut are held and delivered at the heal, and
+//!   connects across it hang meanwhile: real TCP retransmits what a partition swallowed. (turmoil's own
+//!   partition drops them and leaves established connections wedged after repair, turmoil #185, so a 100 ms
+//!   cut would look like a dead node to a Sentinel link younger than 15 s.)
+//! - `partition_oneway(A -> B)`: turmoil's one-way partition (it cannot hold one direction): messages from A to
+//!   B are dropped, and connections that lost one stay wedged after `heal`; only redialled ones recover, which
+//!   is one reason every component redials on silence.
+//! - `hold(A | B)` / `release(A | B)`: messages between the groups are held, then delivered in order (delayed,
+//!   not lost): a slow link rather than a cut one. `redsim explore --interleavings` uses it to reorder the
+//!   client/Sentinel handshakes.
 //! - `latency(a, b, ms)`: the one-way latency of the link (applied once the link exists).
 //! - `failover`: `SENTINEL FAILOVER <master>` sent to the first Sentinel.
 
@@ -44,12 +51,45 @@ pub enum Fault {
     PartitionOneway(Vec<String>, Vec<String>),
     /// A host cut from every other.
     Isolate(String),
-    /// Every partition repaired, every pause released.
+    /// Messages between two groups are held (delayed, not lost).
+    Hold(Vec<String>, Vec<String>),
+    /// Held messages between two groups are delivered.
+    Release(Vec<String>, Vec<String>),
+    /// Every partition repaired, every pause and hold released.
     Heal,
     /// A link's one-way latency.
     Latency(String, String, u64),
     /// A manual failover through Sentinel.
     Failover,
+}
+
+impl Fault {
+    /// Whether `later` ends this fault: a restart after a crash or kill, a resume after a pause, a release of the
+    /// same groups after a hold, a latency reset of the same link after a spike, and `heal` for every cut or hold.
+    pub fn is_repaired_by(&self, later: &Fault) -> bool {
+        match (self, later) {
+            (Fault::Crash(n) | Fault::Kill(n), Fault::Restart(m)) | (Fault::Pause(n), Fault::Resume(m)) => n == m,
+            (Fault::Hold(a, b), Fault::Release(c, d)) => a == c && b == d,
+            (Fault::Latency(x, y, _), Fault::Latency(p, q, _)) => (x == p && y == q) || (x == q && y == p),
+            (
+                Fault::Pause(_)
+                | Fault::Hold(..)
+                | Fault::Partition(..)
+                | Fault::PartitionOneway(..)
+                | Fault::Isolate(_),
+                Fault::Heal,
+            ) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether this fault only ends another one (and draws no band of its own on a timeline).
+    pub fn is_repair(&self) -> bool {
+        matches!(
+            self,
+            Fault::Restart(_) | Fault::Resume(_) | Fault::Release(..) | Fault::Heal
+        )
+    }
 }
 
 /// A fault at a time (milliseconds of simulated time from the start).
@@ -79,6 +119,8 @@ impl fmt::Display for Fault {
             Fault::Partition(a, b) => write!(f, "partition({} | {})", group(a), group(b)),
             Fault::PartitionOneway(a, b) => write!(f, "partition_oneway({} -> {})", group(a), group(b)),
             Fault::Isolate(n) => write!(f, "isolate({n})"),
+            Fault::Hold(a, b) => write!(f, "hold({} | {})", group(a), group(b)),
+            Fault::Release(a, b) => write!(f, "release({} | {})", group(a), group(b)),
             Fault::Heal => write!(f, "heal"),
             Fault::Latency(a, b, ms) => write!(f, "latency({a}, {b}, {ms})"),
             Fault::Failover => write!(f, "failover"),
@@ -140,11 +182,16 @@ impl FromStr for Fault {
             "pause" => Fault::Pause(one(args)?),
             "resume" => Fault::Resume(one(args)?),
             "isolate" => Fault::Isolate(one(args)?),
-            "partition" => {
+            kind @ ("partition" | "hold" | "release") => {
                 let (a, b) = args
                     .split_once('|')
-                    .ok_or_else(|| format!("'{s}': expected partition(A | B)"))?;
-                Fault::Partition(names(a)?, names(b)?)
+                    .ok_or_else(|| format!("'{s}': expected {kind}(A | B)"))?;
+                let (a, b) = (names(a)?, names(b)?);
+                match kind {
+                    "partition" => Fault::Partition(a, b),
+                    "hold" => Fault::Hold(a, b),
+                    _ => Fault::Release(a, b),
+                }
             }
             "partition_oneway" => {
                 let (a, b) = args
@@ -200,6 +247,8 @@ mod tests {
             Fault::Partition(vec!["redis-1".into()], vec!["redis-2".into(), "sentinel-1".into()]),
             Fault::PartitionOneway(vec!["a".into()], vec!["b".into()]),
             Fault::Isolate("redis-3".into()),
+            Fault::Hold(vec!["reader-1".into()], vec!["sentinel-1".into(), "sentinel-2".into()]),
+            Fault::Release(vec!["reader-1".into()], vec!["sentinel-1".into(), "sentinel-2".into()]),
             Fault::Heal,
             Fault::Latency("a".into(), "b".into(), 40),
             Fault::Failover,

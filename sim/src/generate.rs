@@ -10,7 +10,7 @@ use proptest::strategy::{NewTree, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::fault::{Fault, TimedFault};
-use crate::scenario::{Scenario, Topology};
+use crate::scenario::{ClientRole, Scenario, Topology};
 
 /// Length of the fault phase, in ms of client time.
 pub const FAULT_PHASE_MS: u64 = 12_000;
@@ -69,6 +69,15 @@ pub struct Case {
     pub sentinels: u32,
     /// down-after in ms.
     pub down_after_ms: u64,
+    /// Sentinel quorum; 0 means a majority of the Sentinels, larger values are capped at their count.
+    pub quorum: u32,
+    /// Every reader's replica selection (`sticky`, `round-robin`, `random`, `lowest-latency`).
+    pub selection: &'static str,
+    /// Every client's pause between operations, in ms.
+    pub interval_ms: u64,
+    /// Every client's command timeout, in ms (capped at half of down-after, so a client can notice a failure
+    /// before Sentinel does, which `failover_before_sdown` relies on).
+    pub timeout_ms: u64,
     /// The faults.
     pub faults: Vec<Planned>,
 }
@@ -85,33 +94,47 @@ pub fn cases(max_faults: usize) -> impl Strategy<Value = Case> {
         1u32..=4,
         1u32..=5,
         prop::sample::select(vec![1000u64, 2000, 5000]),
+        // Each of these shrinks towards the first value, the default client and a majority quorum.
+        0u32..=5,
+        prop::sample::select(SELECTIONS.to_vec()),
+        prop::sample::select(vec![100u64, 50, 200]),
+        prop::sample::select(vec![500u64, 300, 200]),
         1u8..(1 << KINDS.len()),
         prop::collection::vec(planned, 0..=max_faults),
     )
-        .prop_map(|(seed, replicas, sentinels, down_after_ms, mask, faults)| {
-            let enabled: Vec<Kind> = KINDS
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| mask & (1 << i) != 0)
-                .map(|(_, k)| *k)
-                .collect();
-            Case {
-                seed,
-                replicas,
-                sentinels,
-                down_after_ms,
-                faults: faults
-                    .into_iter()
-                    .map(|(k, target, at_ms, for_ms)| Planned {
-                        kind: enabled[k % enabled.len()],
-                        target,
-                        at_ms,
-                        for_ms,
-                    })
-                    .collect(),
-            }
-        })
+        .prop_map(
+            |(seed, replicas, sentinels, down_after_ms, quorum, selection, interval_ms, timeout_ms, mask, faults)| {
+                let enabled: Vec<Kind> = KINDS
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, k)| *k)
+                    .collect();
+                Case {
+                    seed,
+                    replicas,
+                    sentinels,
+                    down_after_ms,
+                    quorum,
+                    selection,
+                    interval_ms,
+                    timeout_ms,
+                    faults: faults
+                        .into_iter()
+                        .map(|(k, target, at_ms, for_ms)| Planned {
+                            kind: enabled[k % enabled.len()],
+                            target,
+                            at_ms,
+                            for_ms,
+                        })
+                        .collect(),
+                }
+            },
+        )
 }
+
+/// The replica selections a generated reader may use.
+const SELECTIONS: [&str; 4] = ["sticky", "round-robin", "random", "lowest-latency"];
 
 impl Case {
     /// The scenario this case describes: faults in the first phase, each repaired before the stable phase.
@@ -120,7 +143,10 @@ impl Case {
         let topology = Topology {
             replicas: self.replicas.max(1),
             sentinels,
-            quorum: sentinels / 2 + 1,
+            quorum: match self.quorum {
+                0 => sentinels / 2 + 1,
+                q => q.min(sentinels),
+            },
             down_after_ms: self.down_after_ms,
             ..Topology::default()
         };
@@ -131,6 +157,13 @@ impl Case {
             topology,
             ..Scenario::default()
         };
+        for c in &mut s.clients {
+            c.interval_ms = self.interval_ms;
+            c.timeout_ms = self.timeout_ms.min(self.down_after_ms / 2);
+            if c.role == ClientRole::Reader {
+                c.selection = self.selection.into();
+            }
+        }
         let nodes = s.redis_hosts();
         let sents = s.sentinel_hosts();
         let mut schedule = Vec::new();

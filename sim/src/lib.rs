@@ -21,6 +21,7 @@ pub mod fault;
 pub mod fuzz;
 pub mod generate;
 pub mod history;
+pub mod interleavings;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -106,6 +106,10 @@ enum Command {
         /// Most faults per schedule.
         #[arg(long, default_value_t = 2)]
         k: usize,
+        /// Explore message orderings instead: hold and release the clients/Sentinels/data-node channels around a
+        /// failover, a master crash and a replica crash, with turmoil's random host order (`--k` is unused).
+        #[arg(long)]
+        interleavings: bool,
         /// Seed of every run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -337,15 +341,27 @@ fn main() -> ExitCode {
         })(),
         Command::Explore {
             k,
+            interleavings,
             seed,
             threads,
             mutant,
         } => (|| {
             let mutant = mutant.as_deref().map(str::parse::<Mutant>).transpose()?;
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            let e = redsim::explore::explore(k, seed, threads, mutant)?;
+            let (e, what) = if interleavings {
+                let e = redsim::interleavings::explore(seed, threads, mutant)?;
+                (
+                    e,
+                    "message interleavings (3 handshakes, up to 2 held channels)".to_string(),
+                )
+            } else {
+                (
+                    redsim::explore::explore(k, seed, threads, mutant)?,
+                    format!("schedules of up to {k} faults"),
+                )
+            };
             println!(
-                "explored {} schedules of up to {k} faults in {:.1} wall s on {threads} threads: {} violating",
+                "explored {} {what} in {:.1} wall s on {threads} threads: {} violating",
                 e.explored,
                 e.wall_ms as f64 / 1000.0,
                 e.violations

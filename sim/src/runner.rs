@@ -61,7 +61,9 @@ pub fn hosts_named(f: &Fault) -> Vec<String> {
         | Fault::Isolate(n) => {
             vec![n.clone()]
         }
-        Fault::Partition(a, b) | Fault::PartitionOneway(a, b) => a.iter().chain(b).cloned().collect(),
+        Fault::Partition(a, b) | Fault::PartitionOneway(a, b) | Fault::Hold(a, b) | Fault::Release(a, b) => {
+            a.iter().chain(b).cloned().collect()
+        }
         Fault::Latency(a, b, _) => vec![a.clone(), b.clone()],
         Fault::Heal | Fault::Failover => vec![],
     }
@@ -85,7 +87,11 @@ fn now_ms() -> u64 {
 /// Runs a scenario from a seed.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
     scenario.validate()?;
-    let mut sim = turmoil::Builder::new()
+    let mut builder = turmoil::Builder::new();
+    if scenario.network.random_order {
+        builder.enable_random_order();
+    }
+    let mut sim = builder
         .rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_MS))
         .tick_duration(Duration::from_millis(1))
@@ -206,7 +212,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
         .collect();
     pending.reverse();
     let mut applied = Vec::new();
-    let mut held: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut held = Holds::default();
     let mut cut: BTreeSet<(String, String)> = BTreeSet::new();
     let end_ms = WARMUP_MS + scenario.duration_ms;
     loop {
@@ -257,6 +263,46 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
     Ok(hist)
 }
 
+/// The links held and by how many faults: a pause and a partition may overlap on one link, and it is released
+/// only when neither holds it any more.
+#[derive(Default)]
+struct Holds(BTreeMap<(String, String), u32>);
+
+impl Holds {
+    fn key(a: &str, b: &str) -> (String, String) {
+        if a <= b {
+            (a.into(), b.into())
+        } else {
+            (b.into(), a.into())
+        }
+    }
+
+    fn hold(&mut self, sim: &mut turmoil::Sim<'_>, a: &str, b: &str) {
+        let n = self.0.entry(Self::key(a, b)).or_default();
+        if *n == 0 {
+            sim.hold(a, b);
+        }
+        *n += 1;
+    }
+
+    fn release(&mut self, sim: &mut turmoil::Sim<'_>, a: &str, b: &str) {
+        let key = Self::key(a, b);
+        if let Some(n) = self.0.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.0.remove(&key);
+                sim.release(a, b);
+            }
+        }
+    }
+
+    fn release_all(&mut self, sim: &mut turmoil::Sim<'_>) {
+        for (a, b) in std::mem::take(&mut self.0).into_keys() {
+            sim.release(a.as_str(), b.as_str());
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn apply(
     sim: &mut turmoil::Sim<'_>,
@@ -264,7 +310,7 @@ fn apply(
     all: &[String],
     nodes: &BTreeMap<String, Slot<Node>>,
     sentinels: &BTreeMap<String, Slot<Sentinel>>,
-    held: &mut BTreeSet<(String, String)>,
+    held: &mut Holds,
     cut: &mut BTreeSet<(String, String)>,
     failovers: &Rc<RefCell<Vec<u64>>>,
 ) {
@@ -282,24 +328,38 @@ fn apply(
         Fault::Restart(n) => sim.bounce(n.as_str()),
         Fault::Pause(n) => {
             for o in others(n) {
-                sim.hold(n.as_str(), o.as_str());
-                held.insert((n.clone(), o));
+                held.hold(sim, n, &o);
             }
         }
         Fault::Resume(n) => {
             for o in others(n) {
-                sim.release(n.as_str(), o.as_str());
-                held.remove(&(n.clone(), o));
+                held.release(sim, n, &o);
             }
         }
-        Fault::Partition(a, b) => {
+        // Real TCP retransmits what a partition swallowed, so a partition is a hold: segments wait and arrive
+        // after the heal, and connects hang meanwhile. (turmoil's own partition drops them and leaves
+        // established connections wedged forever, turmoil #185: a 100 ms cut would then take a Sentinel link
+        // down for good and look like a failed node.)
+        Fault::Hold(a, b) | Fault::Partition(a, b) => {
             for x in a {
                 for y in b {
-                    sim.partition(x.as_str(), y.as_str());
-                    cut.insert((x.clone(), y.clone()));
+                    held.hold(sim, x, y);
                 }
             }
         }
+        Fault::Release(a, b) => {
+            for x in a {
+                for y in b {
+                    held.release(sim, x, y);
+                }
+            }
+        }
+        Fault::Isolate(n) => {
+            for o in others(n) {
+                held.hold(sim, n, &o);
+            }
+        }
+        // turmoil cannot hold one direction only: a one-way partition drops, and its connections stay wedged.
         Fault::PartitionOneway(a, b) => {
             for x in a {
                 for y in b {
@@ -308,19 +368,11 @@ fn apply(
                 }
             }
         }
-        Fault::Isolate(n) => {
-            for o in others(n) {
-                sim.partition(n.as_str(), o.as_str());
-                cut.insert((n.clone(), o));
-            }
-        }
         Fault::Heal => {
             for (a, b) in std::mem::take(cut) {
                 sim.repair(a.as_str(), b.as_str());
             }
-            for (a, b) in std::mem::take(held) {
-                sim.release(a.as_str(), b.as_str());
-            }
+            held.release_all(sim);
         }
         Fault::Latency(a, b, ms) => {
             let (ia, ib) = (sim.lookup(a.as_str()), sim.lookup(b.as_str()));

@@ -7,7 +7,7 @@
 //! stable_ms 10000
 //! keys 8
 //! topology replicas=2 sentinels=3 quorum=2 down_after_ms=5000 failover_timeout_ms=60000 parallel_syncs=1
-//! network latency_ms=1..3
+//! network latency_ms=1..3 random_order=true
 //! client writer-1 writer interval_ms=100 timeout_ms=500
 //! client reader-1 reader policy=replica-only selection=sticky interval_ms=100 timeout_ms=500
 //! at 5000 crash(redis-2)
@@ -66,6 +66,10 @@ pub struct Network {
     pub min_latency_ms: u64,
     /// Greatest one-way latency (turmoil draws between the two, skewed towards the low end).
     pub max_latency_ms: u64,
+    /// Whether turmoil runs the hosts in a seeded random order each tick instead of a fixed one, so messages sent
+    /// in the same millisecond interleave differently from seed to seed. Off by default.
+    #[serde(default)]
+    pub random_order: bool,
 }
 
 impl Default for Network {
@@ -73,6 +77,7 @@ impl Default for Network {
         Network {
             min_latency_ms: 2,
             max_latency_ms: 2,
+            random_order: false,
         }
     }
 }
@@ -333,6 +338,13 @@ impl FromStr for Scenario {
                                 s.network.min_latency_ms = num(k, lo).map_err(err)?;
                                 s.network.max_latency_ms = num(k, hi).map_err(err)?;
                             }
+                            "random_order" => {
+                                s.network.random_order = match v {
+                                    "true" => true,
+                                    "false" => false,
+                                    _ => return Err(err(format!("random_order is true or false, not '{v}'"))),
+                                }
+                            }
                             _ => return Err(err(format!("unknown network setting '{k}'"))),
                         }
                     }
@@ -397,11 +409,15 @@ impl fmt::Display for Scenario {
             write!(f, " priorities={}", p.join(","))?;
         }
         writeln!(f)?;
-        writeln!(
+        write!(
             f,
             "network latency_ms={}..{}",
             self.network.min_latency_ms, self.network.max_latency_ms
         )?;
+        if self.network.random_order {
+            write!(f, " random_order=true")?;
+        }
+        writeln!(f)?;
         for c in &self.clients {
             let role = match c.role {
                 ClientRole::Writer => "writer",

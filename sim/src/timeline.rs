@@ -6,7 +6,6 @@
 use std::fmt::Write;
 
 use crate::checkers::{Check, sim_ms};
-use crate::fault::Fault;
 use crate::history::{History, OpKind};
 use crate::runner::hosts_named;
 
@@ -76,14 +75,10 @@ pub fn svg(h: &History, checks: &[Check]) -> String {
     // Faults: shaded from the fault to its repair on the hosts they name.
     for (i, (t0, f)) in h.faults.iter().enumerate() {
         // Repairs end a shaded band; they are not bands themselves.
-        if matches!(f, Fault::Restart(_) | Fault::Resume(_)) {
+        if f.is_repair() {
             continue;
         }
-        let repaired = h.faults[i + 1..].iter().find(|(_, g)| match (f, g) {
-            (Fault::Crash(a) | Fault::Kill(a), Fault::Restart(b)) | (Fault::Pause(a), Fault::Resume(b)) => a == b,
-            (Fault::Partition(..) | Fault::PartitionOneway(..) | Fault::Isolate(_), Fault::Heal) => true,
-            _ => false,
-        });
+        let repaired = h.faults[i + 1..].iter().find(|(_, g)| f.is_repaired_by(g));
         let t1 = repaired.map(|(t, _)| *t).unwrap_or(h.end_ms);
         for host in hosts_named(f) {
             if let Some(y) = lane_y(&host) {

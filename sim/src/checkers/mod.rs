@@ -150,13 +150,13 @@ pub(crate) fn sim_ms(abs: u64) -> u64 {
 }
 
 /// Whether hosts `a` and `b` could not talk at some moment of `[from, until]`: either was crashed, killed,
-/// paused or isolated, a partition (either way) separated them, or their link had a latency spike. Checkers
+/// paused or isolated, a partition (either way) or a hold separated them, or their link had a latency spike. Checkers
 /// with a time bound skip what such a fault explains.
 pub(crate) fn disrupted(h: &History, a: &str, b: &str, from: u64, until: u64) -> bool {
     let normal_ms = h.scenario.network.max_latency_ms;
     let link = |x: &str, y: &str| (x == a && y == b) || (x == b && y == a);
     let starts = |f: &Fault| match f {
-        Fault::Partition(x, y) | Fault::PartitionOneway(x, y) => {
+        Fault::Partition(x, y) | Fault::PartitionOneway(x, y) | Fault::Hold(x, y) => {
             let has = |g: &[String], n: &str| g.iter().any(|m| m == n);
             (has(x, a) && has(y, b)) || (has(x, b) && has(y, a))
         }
@@ -168,18 +168,9 @@ pub(crate) fn disrupted(h: &History, a: &str, b: &str, from: u64, until: u64) ->
         if !starts(f) || *start > until {
             return false;
         }
-        let ends = |g: &Fault| match (f, g) {
-            (Fault::Latency(x, y, _), Fault::Latency(p, q, _)) => link(x, y) && link(p, q),
-            (Fault::Crash(n) | Fault::Kill(n), Fault::Restart(m)) => n == m,
-            (Fault::Pause(n), Fault::Resume(m)) => n == m,
-            (Fault::Pause(_) | Fault::Partition(..) | Fault::PartitionOneway(..) | Fault::Isolate(_), Fault::Heal) => {
-                true
-            }
-            _ => false,
-        };
         let end = h.faults[i + 1..]
             .iter()
-            .find(|(_, g)| ends(g))
+            .find(|(_, g)| f.is_repaired_by(g))
             .map(|(t, _)| *t)
             .unwrap_or(u64::MAX);
         end >= from
