@@ -32,6 +32,9 @@ pub struct FuzzConfig {
     pub shrink_steps: usize,
     /// Print progress to stderr.
     pub progress: bool,
+    /// Stop handing out cases past the first failing one (to show that a mutant is caught, quickly). Every case
+    /// before it still runs, so the case shrunk is the same whatever the threads' timing; the counts are not.
+    pub stop_at_first: bool,
 }
 
 impl Default for FuzzConfig {
@@ -46,6 +49,7 @@ impl Default for FuzzConfig {
             mutant: None,
             shrink_steps: 80,
             progress: false,
+            stop_at_first: false,
         }
     }
 }
@@ -110,6 +114,7 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
     }
     let started = Instant::now();
     let next = AtomicU64::new(0);
+    let first_failing = AtomicU64::new(u64::MAX);
     let summary = Mutex::new(Summary::default());
     let error: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|scope| {
@@ -118,7 +123,10 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let index = shard + k * shards;
-                    if index >= cfg.cases || cfg.time_budget.is_some_and(|b| started.elapsed() >= b) {
+                    if index >= cfg.cases
+                        || cfg.time_budget.is_some_and(|b| started.elapsed() >= b)
+                        || (cfg.stop_at_first && index > first_failing.load(Ordering::Relaxed))
+                    {
                         return;
                     }
                     let case = match generate::case_tree(cfg.seed, index, cfg.max_faults) {
@@ -140,6 +148,7 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
                     s.simulated_ms += outcome.history.end_ms;
                     s.coverage.add(&outcome.coverage);
                     if !outcome.passed() {
+                        first_failing.fetch_min(index, Ordering::Relaxed);
                         let first = outcome
                             .checks
                             .iter()

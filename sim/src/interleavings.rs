@@ -163,8 +163,9 @@ pub fn with_plan(base: &Scenario, plan: &Plan, anchor_ms: u64) -> Scenario {
     s
 }
 
-/// Runs every plan on every handshake with `seed`.
-pub fn explore(seed: u64, threads: usize, mutant: Option<Mutant>) -> Result<Exploration, String> {
+/// Every scenario of the exploration, in order: each handshake's plans (a base run per promoting handshake
+/// finds its anchor).
+pub fn scenarios(seed: u64, mutant: Option<Mutant>) -> Result<Vec<Scenario>, String> {
     let mut all = Vec::new();
     for hs in handshakes() {
         let b = base(&hs, mutant);
@@ -173,7 +174,12 @@ pub fn explore(seed: u64, threads: usize, mutant: Option<Mutant>) -> Result<Expl
             all.push(with_plan(&b, &plan, anchor_ms));
         }
     }
-    run_all(&all, seed, threads)
+    Ok(all)
+}
+
+/// Runs every plan on every handshake with `seed`.
+pub fn explore(seed: u64, threads: usize, mutant: Option<Mutant>) -> Result<Exploration, String> {
+    run_all(&scenarios(seed, mutant)?, seed, threads)
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ enum Command {
         /// Where to write the shrunk scenario and its timeline.
         #[arg(long, default_value = ".")]
         out: PathBuf,
+        /// Stop at the first failing case (cases before it still run, so the one shrunk does not depend on timing).
+        #[arg(long)]
+        stop_at_first: bool,
     },
     /// Bounded exhaustive exploration: every schedule of up to K faults (crash, pause, isolation of each data
     /// node) on a grid of start times, on the default topology. Exits 1 on a counterexample.
@@ -283,6 +286,7 @@ fn main() -> ExitCode {
             max_faults,
             mutant,
             out,
+            stop_at_first,
         } => (|| {
             let parsed = shard
                 .split_once('/')
@@ -298,6 +302,7 @@ fn main() -> ExitCode {
                 max_faults,
                 mutant: mutant.as_deref().map(str::parse::<Mutant>).transpose()?,
                 progress: true,
+                stop_at_first,
                 ..Default::default()
             };
             if let Some(t) = threads {
