@@ -34,15 +34,18 @@ pub enum Kind {
     Latency,
     /// A manual `failover`.
     Failover,
+    /// `hold` of a data node's messages to the Sentinels or to the clients, later `release`d (delayed, not lost).
+    Hold,
 }
 
-const KINDS: [Kind; 6] = [
+const KINDS: [Kind; 7] = [
     Kind::Crash,
     Kind::Kill,
     Kind::Pause,
     Kind::Partition,
     Kind::Latency,
     Kind::Failover,
+    Kind::Hold,
 ];
 
 /// One generated fault before it is placed: its kind, the target index, when and for how long.
@@ -197,6 +200,17 @@ impl Case {
                     )
                 }
                 Kind::Failover => (Fault::Failover, None),
+                Kind::Hold => {
+                    let other = if p.target % 2 == 0 {
+                        sents.clone()
+                    } else {
+                        s.clients.iter().map(|c| c.name.clone()).collect()
+                    };
+                    (
+                        Fault::Hold(vec![node.clone()], other.clone()),
+                        Some(Fault::Release(vec![node], other)),
+                    )
+                }
             };
             schedule.push(TimedFault {
                 at_ms: p.at_ms,
