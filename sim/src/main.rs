@@ -341,6 +341,11 @@ fn main() -> ExitCode {
                 );
                 let replay = format!("redsim replay {} --seed {}", file.display(), f.shrunk.seed);
                 println!("{}", report::failure_text(&f.outcome, &replay));
+                println!(
+                    "once fixed, keep it (cargo test replays it): cp {} sim/proptest-regressions/<what-it-found>-{}.scn",
+                    file.display(),
+                    f.shrunk.seed
+                );
             }
             Ok(s.failing.is_empty())
         })(),

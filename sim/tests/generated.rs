@@ -18,8 +18,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: env_u64("PROPTEST_CASES", 2) as u32,
-        // Failing cases are kept in sim/proptest-regressions/ (checked in) and replayed first on every run.
-        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel("proptest-regressions"))),
+        // Failing cases are kept in sim/proptest-regressions/ (checked in) and replayed first on every run. (cargo
+        // runs tests from the package root; SourceParallel would look for a src/ beside tests/ and fall back to
+        // tests/generated.proptest-regressions.)
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/generated.txt"))),
         max_shrink_iters: 50,
         ..ProptestConfig::default()
     })]
