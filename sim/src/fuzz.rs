@@ -30,6 +30,8 @@ pub struct FuzzConfig {
     pub mutant: Option<Mutant>,
     /// Most simulations spent shrinking one violation.
     pub shrink_steps: usize,
+    /// How many failing cases are shrunk (the first ones by index; the others are listed with their seed).
+    pub max_shrunk: usize,
     /// Print progress to stderr.
     pub progress: bool,
     /// Stop handing out cases past the first failing one (to show that a mutant is caught, quickly). Every case
@@ -48,6 +50,7 @@ impl Default for FuzzConfig {
             max_faults: 4,
             mutant: None,
             shrink_steps: 80,
+            max_shrunk: 3,
             progress: false,
             stop_at_first: false,
         }
@@ -80,7 +83,7 @@ pub struct Summary {
     pub wall_ms: u128,
     /// Coverage counters, summed.
     pub coverage: Coverage,
-    /// Violations (the first one shrunk).
+    /// The first failing cases (up to `max_shrunk`), shrunk, by index.
     pub found: Vec<Found>,
     /// Every failing case, by index.
     pub failing: Vec<Failing>,
@@ -179,24 +182,47 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
     }
     let mut summary = summary.into_inner().unwrap_or_else(|p| p.into_inner());
     summary.failing.sort_unstable_by_key(|f| f.index);
-    if let Some(index) = summary.failing.first().map(|f| f.index) {
-        let tree = generate::case_tree(cfg.seed, index, cfg.max_faults)?;
-        let original = tree.current();
-        let mutant = cfg.mutant;
-        let (shrunk, steps) = generate::shrink(tree, cfg.shrink_steps, |c| {
-            report::run_checked(&scenario_of(c, mutant), c.seed).is_ok_and(|o| !o.passed())
-        });
-        let outcome = report::run_checked(&scenario_of(&shrunk, mutant), shrunk.seed)?;
-        summary.found.push(Found {
-            index,
-            original,
-            shrunk,
-            outcome,
-            shrink_steps: steps,
-        });
-    }
+    // Each failing case shrinks on its own thread; the results do not depend on which thread took which.
+    let to_shrink: Vec<u64> = summary.failing.iter().take(cfg.max_shrunk).map(|f| f.index).collect();
+    let next = AtomicU64::new(0);
+    let found: Mutex<Vec<Result<Found, String>>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..cfg.threads.max(1).min(to_shrink.len()) {
+            scope.spawn(|| {
+                while let Some(&index) = to_shrink.get(next.fetch_add(1, Ordering::Relaxed) as usize) {
+                    let f = shrink_case(cfg, index);
+                    found.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+                }
+            });
+        }
+    });
+    let mut found = found
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    found.sort_by_key(|f| f.index);
+    summary.found = found;
     summary.wall_ms = started.elapsed().as_millis();
     Ok(summary)
+}
+
+/// Shrinks case `index` of the campaign to a smallest schedule that still fails.
+fn shrink_case(cfg: &FuzzConfig, index: u64) -> Result<Found, String> {
+    let tree = generate::case_tree(cfg.seed, index, cfg.max_faults)?;
+    let original = tree.current();
+    let mutant = cfg.mutant;
+    let (shrunk, steps) = generate::shrink(tree, cfg.shrink_steps, |c| {
+        report::run_checked(&scenario_of(c, mutant), c.seed).is_ok_and(|o| !o.passed())
+    });
+    let outcome = report::run_checked(&scenario_of(&shrunk, mutant), shrunk.seed)?;
+    Ok(Found {
+        index,
+        original,
+        shrunk,
+        outcome,
+        shrink_steps: steps,
+    })
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ enum Command {
         /// Where to write the shrunk scenario and its timeline.
         #[arg(long, default_value = ".")]
         out: PathBuf,
+        /// How many failing cases are shrunk and written out (the first ones; all are listed).
+        #[arg(long, default_value_t = 3)]
+        max_shrunk: usize,
         /// Stop at the first failing case (cases before it still run, so the one shrunk does not depend on timing).
         #[arg(long)]
         stop_at_first: bool,
@@ -286,6 +289,7 @@ fn main() -> ExitCode {
             max_faults,
             mutant,
             out,
+            max_shrunk,
             stop_at_first,
         } => (|| {
             let parsed = shard
@@ -303,6 +307,7 @@ fn main() -> ExitCode {
                 mutant: mutant.as_deref().map(str::parse::<Mutant>).transpose()?,
                 progress: true,
                 stop_at_first,
+                max_shrunk,
                 ..Default::default()
             };
             if let Some(t) = threads {
