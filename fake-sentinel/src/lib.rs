@@ -103,6 +103,18 @@ impl Sentinel {
         lock(&self.shared).shutdown.cancel();
     }
 
+    /// Freezes the Sentinel as SIGSTOP does: its timer stops, so it sends no PING, INFO or Hello and judges
+    /// nothing. (Freezing its network is the caller's business: the harness holds its links.)
+    pub fn freeze(&self) {
+        lock(&self.shared).frozen = true;
+    }
+
+    /// Thaws a frozen Sentinel as SIGCONT does. Its next tick sees the time jump and, after more than 2 s,
+    /// enters TILT like Redis's Sentinel.
+    pub fn thaw(&self) {
+        lock(&self.shared).frozen = false;
+    }
+
     /// The configured name.
     pub fn name(&self) -> String {
         lock(&self.shared).cfg.name.clone()

@@ -63,7 +63,9 @@ async fn timer(weak: std::sync::Weak<std::sync::Mutex<State>>) {
             if st.shutdown.is_cancelled() {
                 return;
             }
-            st.tick();
+            if !st.frozen {
+                st.tick();
+            }
             1000 / (10 + st.rand_below(10))
         };
         tokio::time::sleep(Duration::from_millis(period_ms)).await;

@@ -128,6 +128,8 @@ pub(crate) struct State {
     pub self_ref: Weak<Mutex<State>>,
     /// Cancelled by `Sentinel::shutdown`.
     pub shutdown: CancellationToken,
+    /// Frozen as by SIGSTOP: the timer does nothing until thawed (then the time jump may enter TILT).
+    pub frozen: bool,
     /// Where the Sentinel flushes its configuration, if anywhere.
     pub state_file: Option<crate::config::StateFile>,
 }
@@ -188,6 +190,7 @@ impl State {
                 previous_time: 0,
                 self_ref: weak.clone(),
                 shutdown: CancellationToken::new(),
+                frozen: false,
                 state_file: None,
                 cfg: cfg.clone(),
             })

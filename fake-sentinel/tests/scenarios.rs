@@ -340,3 +340,35 @@ fn reconfiguration_honours_parallel_syncs() {
         });
     }
 }
+
+#[test]
+fn a_frozen_sentinel_enters_tilt_when_thawed_instead_of_timing_out_its_pings() {
+    // SIGSTOP/SIGCONT: while frozen it sends nothing, so it cannot blame the instances for pings it never sent;
+    // the 3 s time jump it sees when thawed puts it in TILT, where it judges nothing for 30 s.
+    let topo = Topology::default();
+    let mut sim = sim(21, Duration::from_secs(120));
+    let d = deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let (f, sentinels, events) = (faults.clone(), d.sentinels.clone(), d.events.clone());
+    sim.client("test", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let s1 = sentinels[0].lock().unwrap().clone().unwrap();
+        let others = hosts(&["redis-1", "redis-2", "redis-3", "sentinel-2", "sentinel-3", "test"]);
+        f.request(Fault::Hold(hosts(&["sentinel-1"]), others.clone()));
+        s1.freeze();
+        tokio::time::sleep(3 * SEC).await;
+        f.request(Fault::Release(hosts(&["sentinel-1"]), others));
+        s1.thaw();
+        tokio::time::sleep(10 * SEC).await;
+        let ev = events.events();
+        let mine = |name: &str| {
+            ev.iter()
+                .filter(|e| e.sentinel == "sentinel-1" && e.event == name)
+                .count()
+        };
+        assert_eq!(mine("+tilt"), 1, "{ev:?}");
+        assert_eq!(mine("+sdown"), 0, "{ev:?}");
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+}

@@ -12,7 +12,8 @@
 //!   connects are refused at once.
 //! - `restart(n)`: the host's software starts again (`Sim::bounce`), with empty data (no persistence).
 //! - `pause(n)` / `resume(n)`: every message to and from `n` is held, then released: connections stay open and
-//!   nothing answers, as under SIGSTOP (the node's own timers keep running, a documented approximation).
+//!   nothing answers, as under SIGSTOP. A Sentinel's timer stops too (so it enters TILT on resume after more
+//!   than 2 s, as Redis's does); a data node's timers keep running, a documented approximation.
 //! - `partition(A | B)`, `isolate(n)`, `heal`: messages across the cut are held and delivered at the heal, and
 //!   connects across it hang meanwhile: real TCP retransmits what a partition swallowed. (turmoil's own
 //!   partition drops them and leaves established connections wedged after repair, turmoil #185, so a 100 ms

@@ -326,14 +326,22 @@ fn apply(
             }
         }
         Fault::Restart(n) => sim.bounce(n.as_str()),
+        // A Sentinel's timer stops too, so it does not time out pings it could not have sent while frozen; a data
+        // node's keeps running (an approximation the checkers tolerate).
         Fault::Pause(n) => {
             for o in others(n) {
                 held.hold(sim, n, &o);
+            }
+            if let Some(s) = sentinels.get(n).and_then(|s| s.lock().ok()?.clone()) {
+                s.freeze();
             }
         }
         Fault::Resume(n) => {
             for o in others(n) {
                 held.release(sim, n, &o);
+            }
+            if let Some(s) = sentinels.get(n).and_then(|s| s.lock().ok()?.clone()) {
+                s.thaw();
             }
         }
         // Real TCP retransmits what a partition swallowed, so a partition is a hold: segments wait and arrive
