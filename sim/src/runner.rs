@@ -84,6 +84,9 @@ fn now_ms() -> u64 {
     turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64
 }
 
+/// The host that sends manual failovers.
+const CONTROL_HOST: &str = "ctl";
+
 /// Runs a scenario from a seed.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
     scenario.validate()?;
@@ -185,7 +188,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
     {
         let (queue, done) = (failovers.clone(), control_done.clone());
         let first_sentinel = scenario.sentinel_hosts()[0].clone();
-        sim.client("ctl", async move {
+        sim.client(CONTROL_HOST, async move {
             while !*done.borrow() {
                 let pending = std::mem::take(&mut *queue.borrow_mut());
                 for _ in pending {
@@ -204,7 +207,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
     for h in scenario.all_hosts() {
         hosts.insert(h.clone(), sim.lookup(h.as_str()).to_string());
     }
-    let all: Vec<String> = scenario.all_hosts();
+    // The control client counts as a host for holds: a paused or isolated Sentinel gets no FAILOVER either.
+    let mut all: Vec<String> = scenario.all_hosts();
+    all.push(CONTROL_HOST.into());
     let mut pending: Vec<(u64, Fault)> = scenario
         .schedule
         .iter()

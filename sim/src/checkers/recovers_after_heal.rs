@@ -1,6 +1,8 @@
 //! `recovers_after_heal` (eventually): once faults stop and the cluster has had time to settle, every client
 //! succeeds again. Judged on the end of the final `stable_ms` of the run, if no fault falls in it.
 
+use std::collections::BTreeMap;
+
 use super::{Check, Flavour, Violation};
 use crate::history::History;
 use crate::runner::WARMUP_MS;
@@ -9,6 +11,31 @@ use crate::runner::WARMUP_MS;
 /// failover to turn a returning old master into a replica (it waits 8 s after the role report, and reads INFO
 /// every 10 s), so a long stable window gives it that time and judges only its end.
 pub const JUDGED_MS: u64 = 5000;
+
+/// How long after a Sentinel leaves TILT the cluster may still be settling: a failover TILT interrupted resumes
+/// (a few seconds) and the old master is turned into a replica (up to ~18 s).
+pub const SETTLE_AFTER_TILT_MS: u64 = 20_000;
+
+/// When the cluster has settled after the last TILT (in sim ms), if any Sentinel entered TILT; `u64::MAX` if
+/// one never left it.
+fn tilt_settles_at(h: &History) -> Option<u64> {
+    // Per Sentinel: None while in TILT, else when it left.
+    let mut left: BTreeMap<&str, Option<u64>> = BTreeMap::new();
+    for e in &h.sentinel_events {
+        match e.event.as_str() {
+            "+tilt" => {
+                left.insert(&e.sentinel, None);
+            }
+            "-tilt" => {
+                left.insert(&e.sentinel, Some(super::sim_ms(e.time_ms)));
+            }
+            _ => {}
+        }
+    }
+    left.values()
+        .map(|l| l.map_or(u64::MAX, |t| t + SETTLE_AFTER_TILT_MS))
+        .max()
+}
 
 /// Runs the checker.
 pub fn check(h: &History) -> Check {
@@ -24,6 +51,15 @@ pub fn check(h: &History) -> Check {
     // Give the cluster time to settle; the last part of the window (half of it, at most JUDGED_MS) must be
     // clean.
     let judged_from = end - (h.scenario.stable_ms / 2).min(JUDGED_MS);
+    // A Sentinel thawed after a pause of more than 2 s is in TILT for 30 s (Redis's rule): it acts on nothing,
+    // not even a failover it started, so the cluster is not settled until some time after it leaves TILT.
+    if let Some(until) = tilt_settles_at(h)
+        && until > judged_from
+    {
+        c.metrics
+            .push(("skipped: a Sentinel in TILT, settled at ms".into(), until as f64));
+        return c;
+    }
     for client in &h.scenario.clients {
         let ops: Vec<_> = h
             .ops
