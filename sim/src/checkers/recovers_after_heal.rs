@@ -37,6 +37,20 @@ fn tilt_settles_at(h: &History) -> Option<u64> {
         .max()
 }
 
+/// The node the Sentinels name as master at `at_ms` (sim ms): the last `+switch-master` before it, or the
+/// first master.
+fn sentinel_master(h: &History, at_ms: u64) -> String {
+    h.sentinel_events
+        .iter()
+        .filter(|e| e.event == "+switch-master" && super::sim_ms(e.time_ms) <= at_ms)
+        .filter_map(|e| {
+            let w: Vec<&str> = e.payload.split_whitespace().collect();
+            Some(h.host_of(w.get(3)?))
+        })
+        .next_back()
+        .unwrap_or_else(|| h.scenario.redis_hosts()[0].clone())
+}
+
 /// Runs the checker.
 pub fn check(h: &History) -> Check {
     let mut c = Check::new("recovers_after_heal", Flavour::Eventually);
@@ -58,6 +72,21 @@ pub fn check(h: &History) -> Check {
     {
         c.metrics
             .push(("skipped: a Sentinel in TILT, settled at ms".into(), until as f64));
+        return c;
+    }
+    // Sentinel itself must have converged: the node it names as master is one. Redis's Sentinel can leave its
+    // master a replica for a while (a replica it had not yet converted, promoted in a second failover, that the
+    // other Sentinels convert back before they hear of the promotion); it repairs that only after
+    // down-after + 20 s of the master reporting itself a replica.
+    let master = sentinel_master(h, judged_from);
+    let role = h
+        .exec
+        .iter()
+        .rev()
+        .find(|e| e.node == master && super::sim_ms(e.time_ms) <= judged_from)
+        .map(|e| e.role);
+    if role == Some(redsim_fake_redis::Role::Replica) {
+        c.metrics.push(("skipped: Sentinel's master is a replica".into(), 1.0));
         return c;
     }
     for client in &h.scenario.clients {

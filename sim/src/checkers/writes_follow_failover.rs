@@ -34,6 +34,18 @@ pub fn check(h: &History) -> Check {
         if switch_ms + BOUND_MS > last_op {
             continue;
         }
+        // Sentinels can demote the node they just named (they converted it before hearing of its promotion); a
+        // node that runs nothing as master in the bound is no master to write to.
+        let acted_as_master = h.exec.iter().any(|x| {
+            x.node == new_master
+                && (switch_ms..=switch_ms + BOUND_MS).contains(&sim_ms(x.time_ms))
+                && x.role == redsim_fake_redis::Role::Master
+        });
+        if !acted_as_master {
+            c.metrics
+                .push((format!("skipped: {new_master} was no master after the switch"), 1.0));
+            continue;
+        }
         for w in &writers {
             // A fault on the new master or between it and the writer in the bound explains a slow switch.
             if disrupted(h, w, &new_master, switch_ms, switch_ms + BOUND_MS) {
