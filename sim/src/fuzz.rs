@@ -183,7 +183,9 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
     let mut summary = summary.into_inner().unwrap_or_else(|p| p.into_inner());
     summary.failing.sort_unstable_by_key(|f| f.index);
     // Each failing case shrinks on its own thread; the results do not depend on which thread took which.
-    let to_shrink: Vec<u64> = summary.failing.iter().take(cfg.max_shrunk).map(|f| f.index).collect();
+    // Past the first failing case, a stopped campaign's list depends on timing: shrink only that one.
+    let limit = if cfg.stop_at_first { 1 } else { cfg.max_shrunk };
+    let to_shrink: Vec<u64> = summary.failing.iter().take(limit).map(|f| f.index).collect();
     let next = AtomicU64::new(0);
     let found: Mutex<Vec<Result<Found, String>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
