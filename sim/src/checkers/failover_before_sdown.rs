@@ -41,6 +41,14 @@ pub fn check(h: &History) -> Check {
         if !was_replica {
             continue;
         }
+        // Sentinel's SDOWN clock may already run from an earlier fault of the same node (a link it has not
+        // redialled yet after a kill, say): then its +sdown says nothing about how fast it noticed this one.
+        let earlier = h.faults.iter().any(|(t0, f0)| {
+            disabled_node(f0) == Some(node) && *t0 < *t && t - t0 < h.scenario.topology.down_after_ms + 1000
+        });
+        if earlier {
+            continue;
+        }
         let sdown = h
             .sentinel_events
             .iter()
