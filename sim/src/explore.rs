@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::fault::{Fault, TimedFault};
-use crate::generate::{FAULT_PHASE_MS, STABLE_PHASE_MS};
+use crate::generate::{FAULT_PHASE_MS, two_phase};
 use crate::report::{self, Outcome};
 use crate::scenario::{Mutant, Scenario};
 
@@ -70,26 +70,18 @@ pub fn scenario(s: &[(usize, usize)], alphabet: &[(Fault, Fault)], mutant: Optio
             fault: repair.clone(),
         });
     }
-    schedule.push(TimedFault {
-        at_ms: FAULT_PHASE_MS,
-        fault: Fault::Heal,
-    });
-    schedule.sort_by_key(|f| f.at_ms);
     let faults: Vec<String> = s
         .iter()
         .map(|(g, a)| format!("{}@{}", alphabet[*a].0, GRID_MS[*g]))
         .collect();
+    let name = if faults.is_empty() {
+        "explore-none".into()
+    } else {
+        format!("explore {}", faults.join(" "))
+    };
     Scenario {
-        name: if faults.is_empty() {
-            "explore-none".into()
-        } else {
-            format!("explore {}", faults.join(" "))
-        },
-        duration_ms: FAULT_PHASE_MS + STABLE_PHASE_MS,
-        stable_ms: STABLE_PHASE_MS,
-        schedule,
         mutant,
-        ..Scenario::default()
+        ..two_phase(name, schedule)
     }
 }
 

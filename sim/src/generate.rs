@@ -19,6 +19,23 @@ pub const FAULT_PHASE_MS: u64 = 12_000;
 /// and for it to resync: with one replica, replica-only reads have nowhere to go until then.
 pub const STABLE_PHASE_MS: u64 = 30_000;
 
+/// A scenario in the two phases every search uses: `schedule` in the fault phase, then a `heal` that opens the
+/// stable phase, in which every client must recover. The schedule is sorted (stably) by time.
+pub fn two_phase(name: String, mut schedule: Vec<TimedFault>) -> Scenario {
+    schedule.push(TimedFault {
+        at_ms: FAULT_PHASE_MS,
+        fault: Fault::Heal,
+    });
+    schedule.sort_by_key(|f| f.at_ms);
+    Scenario {
+        name,
+        duration_ms: FAULT_PHASE_MS + STABLE_PHASE_MS,
+        stable_ms: STABLE_PHASE_MS,
+        schedule,
+        ..Scenario::default()
+    }
+}
+
 /// The kinds of faults a case may draw from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -153,10 +170,8 @@ impl Case {
             down_after_ms: self.down_after_ms,
             ..Topology::default()
         };
+        // The cluster first (the faults name its hosts), then the two phases around the schedule.
         let mut s = Scenario {
-            name: format!("generated-{}", self.seed),
-            duration_ms: FAULT_PHASE_MS + STABLE_PHASE_MS,
-            stable_ms: STABLE_PHASE_MS,
             topology,
             ..Scenario::default()
         };
@@ -224,13 +239,11 @@ impl Case {
             }
         }
         // The stable phase starts with everything healed, whatever was left.
-        schedule.push(TimedFault {
-            at_ms: FAULT_PHASE_MS,
-            fault: Fault::Heal,
-        });
-        schedule.sort_by_key(|f| f.at_ms);
-        s.schedule = schedule;
-        s
+        Scenario {
+            topology: s.topology,
+            clients: s.clients,
+            ..two_phase(format!("generated-{}", self.seed), schedule)
+        }
     }
 }
 

@@ -17,7 +17,7 @@
 use crate::checkers::sim_ms;
 use crate::explore::{Exploration, run_all};
 use crate::fault::{Fault, TimedFault};
-use crate::generate::{FAULT_PHASE_MS, STABLE_PHASE_MS};
+use crate::generate::{FAULT_PHASE_MS, two_phase};
 use crate::runner::WARMUP_MS;
 use crate::scenario::{Mutant, Scenario};
 
@@ -109,18 +109,10 @@ pub fn plans(n: usize) -> Vec<Plan> {
 /// The handshake's scenario without holds.
 pub fn base(hs: &Handshake, mutant: Option<Mutant>) -> Scenario {
     let mut s = Scenario {
-        name: format!("interleave-{}", hs.name),
-        duration_ms: FAULT_PHASE_MS + STABLE_PHASE_MS,
-        stable_ms: STABLE_PHASE_MS,
         mutant,
-        ..Scenario::default()
+        ..two_phase(format!("interleave-{}", hs.name), hs.trigger.clone())
     };
     s.network.random_order = true;
-    s.schedule = hs.trigger.clone();
-    s.schedule.push(TimedFault {
-        at_ms: FAULT_PHASE_MS,
-        fault: Fault::Heal,
-    });
     s
 }
 
