@@ -100,7 +100,8 @@ pub struct Failing {
     pub first: String,
 }
 
-fn scenario_of(case: &Case, mutant: Option<Mutant>) -> Scenario {
+/// The scenario a case runs as, with the campaign's mutant (if any) switched on.
+pub fn scenario_of(case: &Case, mutant: Option<Mutant>) -> Scenario {
     Scenario {
         mutant,
         ..case.scenario()

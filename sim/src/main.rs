@@ -337,9 +337,14 @@ fn main() -> ExitCode {
                 let file = out.join(format!("redsim-shrunk-{}.scn", f.shrunk.seed));
                 std::fs::write(&file, scenario.to_string()).map_err(|e| format!("{}: {e}", file.display()))?;
                 write_timeline(&f.outcome, &out.join(format!("redsim-shrunk-{}.svg", f.shrunk.seed)));
+                // The case as generated, too: a shrunk case may fail in another way than the original did.
+                let original = out.join(format!("redsim-case-{}.scn", f.original.seed));
+                let text = redsim::fuzz::scenario_of(&f.original, cfg.mutant).to_string();
+                std::fs::write(&original, text).map_err(|e| format!("{}: {e}", original.display()))?;
                 println!(
-                    "\ncase {} failed; shrunk in {} runs from {} to {} faults:",
+                    "\ncase {} failed (as generated: {}); shrunk in {} runs from {} to {} faults:",
                     f.index,
+                    original.display(),
                     f.shrink_steps,
                     f.original.faults.len(),
                     f.shrunk.faults.len()

@@ -15,6 +15,30 @@ fn disabled_node(f: &Fault) -> Option<&str> {
     }
 }
 
+/// Whether some Sentinel flags the replica at `ip` subjectively down at any moment of `[from, to]`: it is down
+/// at `from` (its last `+sdown` before then was not followed by `-sdown`) or goes down within the window.
+fn sentinel_holds_down(h: &History, ip: &str, from: u64, to: u64) -> bool {
+    let prefix = format!("slave {ip}:");
+    let mut down_by: std::collections::BTreeMap<&str, bool> = std::collections::BTreeMap::new();
+    for e in &h.sentinel_events {
+        let at = sim_ms(e.time_ms);
+        if at > to || !e.payload.starts_with(&prefix) {
+            continue;
+        }
+        match e.event.as_str() {
+            "+sdown" if at >= from => return true,
+            "+sdown" => {
+                down_by.insert(&e.sentinel, true);
+            }
+            "-sdown" if at < from => {
+                down_by.insert(&e.sentinel, false);
+            }
+            _ => {}
+        }
+    }
+    down_by.values().any(|d| *d)
+}
+
 /// Runs the checker.
 pub fn check(h: &History) -> Check {
     let mut c = Check::new("failover_before_sdown", Flavour::Eventually);
@@ -41,11 +65,15 @@ pub fn check(h: &History) -> Check {
         if !was_replica {
             continue;
         }
-        // Sentinel's SDOWN clock may already run from an earlier fault of the same node (a link it has not
-        // redialled yet after a kill, say): then its +sdown says nothing about how fast it noticed this one.
-        let earlier = h.faults.iter().any(|(t0, f0)| {
-            disabled_node(f0) == Some(node) && *t0 < *t && t - t0 < h.scenario.topology.down_after_ms + 1000
-        });
+        // Sentinel's SDOWN clock may already run from an earlier fault that cut a Sentinel off from this node (a
+        // kill whose link it has not redialled yet, a hold or partition between them): then its +sdown says
+        // nothing about how fast it noticed this one.
+        let window = h.scenario.topology.down_after_ms + 1000;
+        let earlier = h
+            .scenario
+            .sentinel_hosts()
+            .iter()
+            .any(|s| disrupted(h, s, node, t.saturating_sub(window), t.saturating_sub(1)));
         if earlier {
             continue;
         }
@@ -77,7 +105,13 @@ pub fn check(h: &History) -> Check {
                         && (*t..=until).contains(&sim_ms(e.time_ms))
                         && e.role == redsim_fake_redis::Role::Master
                 });
-                replica_then && !promoted && !disrupted(h, reader, r, *t, until)
+                // Nor is one a Sentinel holds down meanwhile: a client follows Sentinel's list of replicas, which
+                // leaves out those flagged s_down, even when the client itself could still reach them.
+                let sentinel_down = h
+                    .hosts
+                    .get(r.as_str())
+                    .is_some_and(|ip| sentinel_holds_down(h, ip, *t, until));
+                replica_then && !promoted && !sentinel_down && !disrupted(h, reader, r, *t, until)
             });
             if !healthy_other {
                 continue;
