@@ -90,6 +90,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("keys", 2, READONLY),
     spec("flushall", -1, WRITE),
     spec("flushdb", -1, WRITE),
+    spec("type", 2, READONLY),
     // Server.
     spec("info", -1, STALE | LOADING),
     spec("role", 1, STALE | LOADING),
@@ -106,12 +107,18 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("multi", 1, STALE | LOADING | NO_QUEUE),
     spec("exec", 1, STALE | LOADING | NO_QUEUE | SKIP_MONITOR),
     spec("discard", 1, STALE | LOADING | NO_QUEUE),
+    spec("watch", -2, STALE | LOADING | NO_QUEUE),
+    spec("unwatch", 1, STALE | LOADING),
     // Pub/Sub.
     spec("subscribe", -2, STALE | LOADING | PUBSUB_OK),
     spec("psubscribe", -2, STALE | LOADING | PUBSUB_OK),
     spec("unsubscribe", -1, STALE | LOADING | PUBSUB_OK),
     spec("punsubscribe", -1, STALE | LOADING | PUBSUB_OK),
     spec("publish", 3, STALE | LOADING),
+    spec("pubsub", -2, STALE | LOADING | PUBSUB_OK),
+    // Cluster mode's, refused as by a Redis without cluster support.
+    spec("readonly", 1, STALE | LOADING),
+    spec("readwrite", 1, STALE | LOADING),
 ];
 
 /// Looks a command up by name, case-insensitively.

@@ -109,6 +109,9 @@ const PARAMS: &[(&str, &[&str])] = &[
     ("repl-backlog-size", &[]),
     ("repl-timeout", &[]),
     ("repl-ping-replica-period", &["repl-ping-slave-period"]),
+    // Read-only here: the fake never evicts, so it reports Redis's defaults and refuses to change them.
+    ("maxmemory", &[]),
+    ("maxmemory-policy", &[]),
 ];
 
 /// Why a `CONFIG SET` was refused: the Redis error text without its `ERR ` prefix.
@@ -148,6 +151,8 @@ impl Config {
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
             "repl-timeout" => self.repl_timeout_s.to_string(),
             "repl-ping-replica-period" => self.repl_ping_replica_period_s.to_string(),
+            "maxmemory" => "0".into(),
+            "maxmemory-policy" => "noeviction".into(),
             _ => return None,
         })
     }

@@ -28,6 +28,16 @@ impl Entry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Keyspace {
     entries: BTreeMap<Bytes, Entry>,
+    /// Keys some connection WATCHes: how many watch it, and the version of its last change. Only watched keys
+    /// are versioned, so the map stays as small as the set of watches.
+    watched: BTreeMap<Bytes, Watched>,
+    next_version: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Watched {
+    watchers: u32,
+    version: u64,
 }
 
 impl Keyspace {
@@ -41,25 +51,33 @@ impl Keyspace {
         self.entries.get(key).filter(|e| !e.is_expired(now_ms))
     }
 
-    /// A mutable live entry.
+    /// A mutable live entry. Asking for one counts as a change for WATCH, as the callers (EXPIRE, PERSIST) are
+    /// writes; a write that turns out to change nothing then aborts a watcher's EXEC, where Redis would not.
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.touch(key);
         self.entries.get_mut(key).filter(|e| !e.is_expired(now_ms))
     }
 
     /// Stores a value, replacing any entry.
     pub fn set(&mut self, key: Bytes, value: Bytes, expire_at_ms: Option<u64>) {
+        self.touch(&key);
         self.entries.insert(key, Entry { value, expire_at_ms });
     }
 
     /// Removes a key whatever its expiry; returns whether it was live at `now_ms`.
     pub fn remove(&mut self, key: &[u8], now_ms: u64) -> bool {
-        self.entries.remove(key).is_some_and(|e| !e.is_expired(now_ms))
+        let removed = self.entries.remove(key);
+        if removed.is_some() {
+            self.touch(key);
+        }
+        removed.is_some_and(|e| !e.is_expired(now_ms))
     }
 
     /// Deletes the key if it has expired. Only masters do this (and propagate a DEL); replicas wait for it.
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
         if self.entries.get(key).is_some_and(|e| e.is_expired(now_ms)) {
             self.entries.remove(key);
+            self.touch(key);
             true
         } else {
             false
@@ -102,7 +120,46 @@ impl Keyspace {
 
     /// Drops everything.
     pub fn clear(&mut self) {
+        let stored: Vec<Bytes> = self
+            .watched
+            .keys()
+            .filter(|k| self.entries.contains_key(*k))
+            .cloned()
+            .collect();
+        for k in stored {
+            self.touch(&k);
+        }
         self.entries.clear();
+    }
+
+    /// Starts watching a key for one more connection; returns its current version, which
+    /// [`Keyspace::version`] will still return at EXEC if nothing changed the key.
+    pub fn watch(&mut self, key: &Bytes) -> u64 {
+        let w = self.watched.entry(key.clone()).or_default();
+        w.watchers += 1;
+        w.version
+    }
+
+    /// One connection stops watching a key.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            w.watchers = w.watchers.saturating_sub(1);
+            if w.watchers == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// The version of a watched key (0 for a key nobody watches).
+    pub fn version(&self, key: &[u8]) -> u64 {
+        self.watched.get(key).map_or(0, |w| w.version)
+    }
+
+    fn touch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            self.next_version += 1;
+            w.version = self.next_version;
+        }
     }
 
     /// Every stored entry, in key order.
@@ -123,6 +180,24 @@ impl Keyspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_watched_key_changes_version_on_write_delete_and_flush_only() {
+        let mut ks = Keyspace::new();
+        let k = Bytes::from_static(b"k");
+        ks.set(k.clone(), "1".into(), None);
+        let v0 = ks.watch(&k);
+        assert_eq!(ks.version(&k), v0);
+        ks.set("other".into(), "x".into(), None);
+        assert_eq!(ks.version(&k), v0, "another key's write leaves it alone");
+        ks.set(k.clone(), "2".into(), None);
+        let v1 = ks.version(&k);
+        assert_ne!(v1, v0);
+        ks.clear();
+        assert_ne!(ks.version(&k), v1, "FLUSHALL touches a stored watched key");
+        ks.unwatch(&k);
+        assert!(ks.watched.is_empty(), "the last watcher gone, nothing is kept");
+    }
 
     #[test]
     fn expiry_is_logical_until_deleted() {

@@ -57,6 +57,8 @@ pub(crate) struct Client {
     /// Commands queued since MULTI, and whether queuing hit an error (EXEC then aborts).
     pub multi: Option<Vec<Vec<Bytes>>>,
     pub multi_error: bool,
+    /// Keys under WATCH, with their version when watched.
+    pub watching: Vec<(Bytes, u64)>,
     pub channels: BTreeSet<Bytes>,
     pub patterns: BTreeSet<Bytes>,
     pub monitor: bool,
@@ -334,6 +336,7 @@ impl State {
                 authenticated,
                 multi: None,
                 multi_error: false,
+                watching: Vec::new(),
                 channels: BTreeSet::new(),
                 patterns: BTreeSet::new(),
                 monitor: false,
@@ -353,6 +356,7 @@ impl State {
 
     /// Forgets a connection (after it closed) and its subscriptions.
     pub(crate) fn remove_client(&mut self, id: u64) {
+        self.unwatch_all(id);
         if let Some(c) = self.clients.remove(&id) {
             for ch in &c.channels {
                 remove_sub(&mut self.channels, ch, id);
@@ -364,6 +368,14 @@ impl State {
         }
         if self.repl.master_client == Some(id) {
             self.repl.master_client = None;
+        }
+    }
+
+    /// Ends every WATCH of a connection (after EXEC, DISCARD, UNWATCH, RESET, or when it closes).
+    pub(crate) fn unwatch_all(&mut self, cid: u64) {
+        let Some(c) = self.clients.get_mut(&cid) else { return };
+        for (key, _) in std::mem::take(&mut c.watching) {
+            self.ks.unwatch(&key);
         }
     }
 
@@ -455,6 +467,7 @@ impl State {
                     c.multi = None;
                     c.multi_error = false;
                 }
+                self.unwatch_all(cid);
                 return Outcome::Reply(Reply::Error(format!(
                     "EXECABORT Transaction discarded because of: {err}"
                 )));
@@ -562,6 +575,14 @@ impl State {
             "multi" => transaction::multi(self, cid),
             "exec" => return transaction::exec(self, cid),
             "discard" => transaction::discard(self, cid),
+            "watch" => transaction::watch(self, cid, args),
+            "unwatch" => {
+                self.unwatch_all(cid);
+                Reply::ok()
+            }
+            "type" => keys::type_of(self, args, key_now),
+            "readonly" | "readwrite" => Reply::err("This instance has cluster support disabled"),
+            "pubsub" => pubsub::pubsub(self, args),
             "subscribe" | "psubscribe" => return pubsub::subscribe(self, cid, spec.name == "psubscribe", args),
             "unsubscribe" | "punsubscribe" => {
                 return pubsub::unsubscribe(self, cid, spec.name == "punsubscribe", args);

@@ -182,6 +182,7 @@ impl State {
                 None => Reply::NilArray,
             },
             "is-master-down-by-addr" => self.is_master_down_by_addr(args),
+            "config" => self.sentinel_config(args),
             "ckquorum" => match self.masters.get(&text(&args[2])) {
                 Some(m) => ckquorum(m),
                 None => no_such_master(),
@@ -253,6 +254,60 @@ impl State {
                 "SENTINEL {} is not supported by the redsim fake Sentinel",
                 other.to_uppercase()
             )),
+        }
+    }
+
+    /// `SENTINEL CONFIG GET <glob> | SET <option> <value>` over Sentinel's global options. The fake keeps them
+    /// (and `announce-ip` takes effect), but hostnames are never resolved whatever `resolve-hostnames` says.
+    fn sentinel_config(&mut self, args: &[Bytes]) -> Reply {
+        const OPTIONS: [&str; 6] = [
+            "resolve-hostnames",
+            "announce-hostnames",
+            "announce-ip",
+            "announce-port",
+            "sentinel-user",
+            "sentinel-pass",
+        ];
+        let op = text(&args[2]).to_ascii_lowercase();
+        match (op.as_str(), args.len()) {
+            ("get", 4) => Reply::Map(
+                OPTIONS
+                    .iter()
+                    .filter(|o| glob_match(&args[3].to_ascii_lowercase(), o.as_bytes()))
+                    .map(|o| (Reply::text(o), Reply::text(self.config_option(o))))
+                    .collect(),
+            ),
+            ("set", 5) => {
+                let name = text(&args[3]).to_ascii_lowercase();
+                let value = text(&args[4]);
+                let valid = match name.as_str() {
+                    "resolve-hostnames" | "announce-hostnames" => ["yes", "no"].contains(&value.as_str()),
+                    "announce-port" => value.parse::<u16>().is_ok(),
+                    "announce-ip" | "sentinel-user" | "sentinel-pass" => true,
+                    _ => return Reply::err(format!("Invalid argument '{}' to SENTINEL CONFIG SET", text(&args[3]))),
+                };
+                if !valid {
+                    return Reply::err(format!("Invalid value '{value}' to SENTINEL CONFIG SET '{name}'"));
+                }
+                if name == "announce-ip" {
+                    self.cfg.announce_ip = (!value.is_empty()).then(|| value.clone());
+                }
+                self.options.insert(name, value);
+                Reply::ok()
+            }
+            _ => Reply::err("Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported."),
+        }
+    }
+
+    fn config_option(&self, name: &str) -> String {
+        if let Some(v) = self.options.get(name) {
+            return v.clone();
+        }
+        match name {
+            "resolve-hostnames" | "announce-hostnames" => "no".into(),
+            "announce-port" => "0".into(),
+            "announce-ip" => self.cfg.announce_ip.clone().unwrap_or_default(),
+            _ => String::new(),
         }
     }
 
@@ -372,12 +427,15 @@ impl State {
                 continue;
             }
             let body = match section {
-                "server" => format!(
-                    "# Server\r\nredis_version:7.0.15\r\nredis_mode:sentinel\r\nos:redsim fake-sentinel\r\n\
-                     run_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:0\r\nhz:10\r\nconfig_file:\r\n",
-                    self.myid, self.cfg.port
-                ),
-                "clients" => format!("# Clients\r\nconnected_clients:{}\r\n", self.bus.clients.len()),
+                "server" => redsim_resp::info::server_section(&redsim_resp::info::ServerInfo {
+                    mode: "sentinel",
+                    os: "redsim fake-sentinel",
+                    run_id: &self.myid,
+                    tcp_port: self.cfg.port,
+                    unix_us: self.net.unix_us(),
+                    uptime_s: now.saturating_sub(self.start_ms) / 1000,
+                }),
+                "clients" => redsim_resp::info::clients_section(self.bus.clients.len(), 10_000),
                 "cpu" => "# CPU\r\nused_cpu_sys:0.000000\r\nused_cpu_user:0.000000\r\n".to_string(),
                 "stats" => "# Stats\r\ntotal_connections_received:0\r\n".to_string(),
                 _ => {

@@ -123,6 +123,10 @@ pub(crate) struct State {
     pub next_client_id: u64,
     pub next_link_id: u64,
     pub tilt: bool,
+    /// When serving started (network clock), for `uptime_in_seconds`.
+    pub start_ms: u64,
+    /// Global options set with `SENTINEL CONFIG SET`.
+    pub options: BTreeMap<String, String>,
     pub tilt_start_time: u64,
     pub previous_time: u64,
     pub self_ref: Weak<Mutex<State>>,
@@ -186,6 +190,8 @@ impl State {
                 next_client_id: 1,
                 next_link_id: 1,
                 tilt: false,
+                start_ms: 0,
+                options: BTreeMap::new(),
                 tilt_start_time: 0,
                 previous_time: 0,
                 self_ref: weak.clone(),
@@ -201,6 +207,7 @@ impl State {
     /// under turmoil the clock is only readable from inside a running host.
     pub(crate) fn start(&mut self) {
         self.previous_time = self.now_ms();
+        self.start_ms = self.previous_time;
         for m in self.cfg.masters.clone() {
             // A duplicate name in the configuration is skipped, as the second `sentinel monitor` line would be.
             let _ = self.add_master(m);

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod glob;
+pub mod info;
 mod reply;
 mod request;
 mod resp_conn;

@@ -159,6 +159,7 @@ pub(crate) fn select(args: &[Bytes]) -> Reply {
 
 pub(crate) fn reset(st: &mut State, cid: u64) -> Reply {
     super::pubsub::unsubscribe_all(st, cid);
+    st.unwatch_all(cid);
     if let Some(c) = st.clients.get_mut(&cid) {
         c.multi = None;
         c.multi_error = false;

@@ -126,3 +126,12 @@ pub(crate) fn flush(st: &mut State, cid: u64, name: &str, args: &[Bytes]) -> Rep
     st.propagate(cid, &[name.to_ascii_uppercase().as_bytes()]);
     Reply::ok()
 }
+
+/// `TYPE key`: `string` for a live key (the fake stores nothing else), `none` otherwise.
+pub(crate) fn type_of(st: &mut State, args: &[Bytes], now: u64) -> Reply {
+    st.expire_on_access(&args[1], now);
+    match st.ks.get(&args[1], now) {
+        Some(_) => Reply::Simple("string".into()),
+        None => Reply::Simple("none".into()),
+    }
+}

@@ -138,3 +138,41 @@ pub(crate) fn publish(st: &mut State, args: &[Bytes]) -> Reply {
     st.propagate(0, &[b"PUBLISH", channel, message]);
     Reply::Int(n)
 }
+
+/// `PUBSUB CHANNELS [pattern] | NUMSUB [channel...] | NUMPAT`.
+pub(crate) fn pubsub(st: &mut State, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let arity_ok = match sub.as_str() {
+        "channels" => args.len() <= 3,
+        "numsub" => true,
+        "numpat" => args.len() == 2,
+        _ => {
+            return Reply::err(format!(
+                "unknown subcommand '{}'. Try PUBSUB HELP.",
+                String::from_utf8_lossy(&args[1])
+            ));
+        }
+    };
+    if !arity_ok {
+        return Reply::err(format!("wrong number of arguments for 'pubsub|{sub}' command"));
+    }
+    match sub.as_str() {
+        "channels" => Reply::Array(
+            st.channels
+                .iter()
+                .filter(|(ch, ids)| !ids.is_empty() && args.get(2).is_none_or(|p| redsim_resp::glob_match(p, ch)))
+                .map(|(ch, _)| Reply::Bulk(ch.clone()))
+                .collect(),
+        ),
+        "numsub" => Reply::Array(
+            args[2..]
+                .iter()
+                .flat_map(|ch| {
+                    let n = st.channels.get(ch).map_or(0, |ids| ids.len());
+                    [Reply::Bulk(ch.clone()), Reply::Int(n as i64)]
+                })
+                .collect(),
+        ),
+        _ => Reply::Int(st.patterns.values().filter(|ids| !ids.is_empty()).count() as i64),
+    }
+}

@@ -6,8 +6,6 @@ use crate::log::{ClientKind, Role};
 use crate::node::{LinkState, State};
 use redsim_resp::Reply;
 
-use super::connection::REDIS_VERSION;
-
 /// Sections of the default `INFO` (and `INFO default`), in Redis's order.
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
@@ -55,47 +53,22 @@ fn section(st: &State, name: &str) -> Option<String> {
     let line = &mut |k: &str, v: &dyn std::fmt::Display| out.kv(k, v);
     match name {
         "server" => {
-            line("# Server", &Title);
-            line("redis_version", &REDIS_VERSION);
-            line("redis_git_sha1", &"00000000");
-            line("redis_git_dirty", &0);
-            line("redis_build_id", &"redsim");
-            line("redis_mode", &"standalone");
-            line("os", &"redsim fake-redis");
-            line("arch_bits", &64);
-            line("monotonic_clock", &"simulated");
-            line("multiplexing_api", &"tokio");
-            line("atomicvar_api", &"c11-builtin");
-            line("gcc_version", &"0.0.0");
-            line("process_id", &1);
-            line("process_supervised", &"no");
-            line("run_id", &st.run_id);
-            line("tcp_port", &st.cfg.port);
-            line("server_time_usec", &st.net.unix_us());
-            let up = now.saturating_sub(st.start_ms) / 1000;
-            line("uptime_in_seconds", &up);
-            line("uptime_in_days", &(up / 86400));
-            line("hz", &10);
-            line("configured_hz", &10);
-            line("lru_clock", &((now / 1000) & 0xFF_FFFF));
-            line("executable", &"");
-            line("config_file", &"");
-            line("io_threads_active", &0);
+            let info = redsim_resp::info::ServerInfo {
+                mode: "standalone",
+                os: "redsim fake-redis",
+                run_id: &st.run_id,
+                tcp_port: st.cfg.port,
+                unix_us: st.net.unix_us(),
+                uptime_s: now.saturating_sub(st.start_ms) / 1000,
+            };
+            return Some(redsim_resp::info::server_section(&info));
         }
         "clients" => {
             let normal = st
                 .clients
                 .values()
                 .filter(|c| !matches!(c.kind, ClientKind::Replica | ClientKind::Master));
-            line("# Clients", &Title);
-            line("connected_clients", &normal.count());
-            line("cluster_connections", &0);
-            line("maxclients", &10000);
-            line("client_recent_max_input_buffer", &0);
-            line("client_recent_max_output_buffer", &0);
-            line("blocked_clients", &0);
-            line("tracking_clients", &0);
-            line("clients_in_timeout_table", &0);
+            return Some(redsim_resp::info::clients_section(normal.count(), st.cfg.maxclients));
         }
         "memory" => {
             line("# Memory", &Title);

@@ -1,8 +1,9 @@
-//! MULTI, EXEC, DISCARD. The queued commands run back to back under the node's lock, so nothing else can run
+//! MULTI, EXEC, DISCARD, WATCH. The queued commands run back to back under the node's lock, so nothing else can run
 //! between them.
 
 use crate::command;
 use crate::node::{Outcome, State};
+use bytes::Bytes;
 use redsim_resp::Reply;
 
 pub(crate) fn multi(st: &mut State, cid: u64) -> Reply {
@@ -25,6 +26,27 @@ pub(crate) fn discard(st: &mut State, cid: u64) -> Reply {
         return Reply::err("DISCARD without MULTI");
     }
     c.multi_error = false;
+    st.unwatch_all(cid);
+    Reply::ok()
+}
+
+/// `WATCH key...`: EXEC will run the transaction only if none of these keys changed in between.
+pub(crate) fn watch(st: &mut State, cid: u64, args: &[Bytes]) -> Reply {
+    let Some(c) = st.clients.get(&cid) else {
+        return Reply::ok();
+    };
+    if c.multi.is_some() {
+        return Reply::err("WATCH inside MULTI is not allowed");
+    }
+    for key in &args[1..] {
+        if st.clients[&cid].watching.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        let version = st.ks.watch(key);
+        if let Some(c) = st.clients.get_mut(&cid) {
+            c.watching.push((key.clone(), version));
+        }
+    }
     Reply::ok()
 }
 
@@ -35,10 +57,16 @@ pub(crate) fn exec(st: &mut State, cid: u64) -> Outcome {
     let Some(queue) = c.multi.take() else {
         return Outcome::Reply(Reply::err("EXEC without MULTI"));
     };
-    if std::mem::take(&mut c.multi_error) {
+    let queue_error = std::mem::take(&mut c.multi_error);
+    let touched = c.watching.iter().any(|(k, v)| st.ks.version(k) != *v);
+    st.unwatch_all(cid);
+    if queue_error {
         return Outcome::Reply(Reply::Error(
             "EXECABORT Transaction discarded because of previous errors.".into(),
         ));
+    }
+    if touched {
+        return Outcome::Reply(Reply::NilArray);
     }
     st.exec_depth += 1;
     st.exec_multi_emitted = false;
