@@ -326,6 +326,87 @@ impl Cluster {
     }
 }
 
+/// Every event the Sentinels publish, as it arrives; dropping it ends the subscriptions.
+pub struct EventStream {
+    rx: tokio::sync::mpsc::UnboundedReceiver<(tokio::time::Instant, String, String, String)>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl EventStream {
+    /// Collects events, timed from `t0`, until `done` says so (checked after each event) or `timeout` passes.
+    pub async fn collect(
+        &mut self,
+        t0: tokio::time::Instant,
+        timeout: Duration,
+        done: impl Fn(&[crate::parity::Event]) -> bool,
+    ) -> Vec<crate::parity::Event> {
+        let deadline = t0 + timeout;
+        let mut out = Vec::new();
+        while let Ok(Some((at, sentinel, event, payload))) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            out.push(crate::parity::Event {
+                at_ms: if at >= t0 {
+                    (at - t0).as_millis() as i64
+                } else {
+                    -((t0 - at).as_millis() as i64)
+                },
+                sentinel,
+                key: crate::parity::event_key(&event, &payload),
+            });
+            if done(&out) {
+                break;
+            }
+        }
+        out
+    }
+}
+
+impl Cluster {
+    /// Subscribes to every channel of every Sentinel (`PSUBSCRIBE *`); returns once all three are subscribed.
+    pub async fn watch_sentinel_events(&self) -> io::Result<EventStream> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut tasks = Vec::new();
+        for id in SENTINELS {
+            let mut conn = self.connect(id).await?;
+            conn.call(&["PSUBSCRIBE", "*"]).await?;
+            // A subscriber waits as long as the test does.
+            conn.set_timeout(Duration::from_secs(3600));
+            let tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Ok(msg) = conn.read().await {
+                    let Some(items) = msg.as_array() else { continue };
+                    if let [kind, _pattern, channel, payload] = items
+                        && kind.as_text().as_deref() == Some("pmessage")
+                    {
+                        let (channel, payload) = (
+                            channel.as_text().unwrap_or_default(),
+                            payload.as_text().unwrap_or_default(),
+                        );
+                        // Hello messages are Sentinel-to-Sentinel chatter, not events.
+                        if channel.starts_with("__sentinel__") {
+                            continue;
+                        }
+                        if tx
+                            .send((tokio::time::Instant::now(), id.to_string(), channel, payload))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }));
+        }
+        Ok(EventStream { rx, tasks })
+    }
+}
+
 /// The value of `field` in a flat name/value array (`SENTINEL MASTER`, `SENTINEL REPLICAS` entries).
 pub fn map_field(reply: &Reply, field: &str) -> Option<String> {
     let items = reply.as_array()?;

@@ -27,6 +27,7 @@
 pub mod cluster;
 pub mod differential;
 pub mod normalise;
+pub mod parity;
 pub mod process;
 pub mod script;
 
