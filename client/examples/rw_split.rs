@@ -3,16 +3,19 @@
 //! ```text
 //! cargo run --release -p redsim-client --example rw_split -- \
 //!     --sentinel 10.0.0.1:26379 [--sentinel ...] --master mymaster --interval-ms 200 --duration-ms 60000 \
-//!     [--policy replica-only|replica-preferred|master|nearest] [--password P] [--sentinel-password P]
+//!     [--policy replica-only|replica-preferred|master|nearest] \
+//!     [--selection sticky|round-robin|random|lowest-latency] [--write-interval-ms M] \
+//!     [--password P] [--sentinel-password P]
 //! ```
-//! It writes a key once, then reads it in a loop, printing one line per operation:
+//! It writes a key once (and again every `--write-interval-ms`, to watch writes follow a failover), then reads it
+//! in a loop, printing one line per operation:
 //! `<elapsed_ms> read ok <ip:port that served it>` or `<elapsed_ms> read err <error kind>` (and `write` likewise).
 //! Kill or pause a replica meanwhile and watch reads move before Sentinel marks it down.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use redsim_client::{Client, ReadPolicy};
+use redsim_client::{Client, ReadPolicy, ReplicaSelection};
 
 struct Args {
     sentinels: Vec<String>,
@@ -20,12 +23,15 @@ struct Args {
     interval_ms: u64,
     duration_ms: u64,
     policy: ReadPolicy,
+    selection: ReplicaSelection,
+    write_interval_ms: u64,
     password: Option<String>,
     sentinel_password: Option<String>,
 }
 
 const USAGE: &str = "usage: rw_split --sentinel HOST:PORT [--sentinel HOST:PORT ...] --master NAME \
                      --interval-ms M --duration-ms D [--policy replica-only|replica-preferred|master|nearest] \
+                     [--selection sticky|round-robin|random|lowest-latency] [--write-interval-ms M] \
                      [--password P] [--sentinel-password P]";
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -35,6 +41,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
         interval_ms: 200,
         duration_ms: 10_000,
         policy: ReadPolicy::ReplicaOnly,
+        selection: ReplicaSelection::Sticky,
+        write_interval_ms: 0,
         password: None,
         sentinel_password: None,
     };
@@ -50,6 +58,16 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--master" => a.master = v.clone(),
             "--interval-ms" => a.interval_ms = number(v)?,
             "--duration-ms" => a.duration_ms = number(v)?,
+            "--write-interval-ms" => a.write_interval_ms = number(v)?,
+            "--selection" => {
+                a.selection = match v.as_str() {
+                    "sticky" => ReplicaSelection::Sticky,
+                    "round-robin" => ReplicaSelection::RoundRobin,
+                    "random" => ReplicaSelection::Random,
+                    "lowest-latency" => ReplicaSelection::LowestLatency,
+                    other => return Err(format!("--selection: unknown selection '{other}'")),
+                }
+            }
             "--password" => a.password = Some(v.clone()),
             "--sentinel-password" => a.sentinel_password = Some(v.clone()),
             "--policy" => {
@@ -89,6 +107,7 @@ async fn main() -> ExitCode {
         .sentinels(args.sentinels.iter().map(String::as_str))
         .master_name(&args.master)
         .read_policy(args.policy)
+        .replica_selection(args.selection)
         .client_name("rw_split")
         .seed(u64::from(std::process::id()));
     if let Some(p) = &args.password {
@@ -112,7 +131,15 @@ async fn main() -> ExitCode {
         Err(e) => println!("{} write err {}", elapsed(), e.kind()),
     }
     let end = start + Duration::from_millis(args.duration_ms);
+    let mut next_write = start + Duration::from_millis(args.write_interval_ms);
     while tokio::time::Instant::now() < end {
+        if args.write_interval_ms > 0 && tokio::time::Instant::now() >= next_write {
+            next_write += Duration::from_millis(args.write_interval_ms);
+            match client.command_routed(&["SET", key, &elapsed().to_string()]).await {
+                Ok((_, node)) => println!("{} write ok {node}", elapsed()),
+                Err(e) => println!("{} write err {}", elapsed(), e.kind()),
+            }
+        }
         match client.command_routed(&["GET", key]).await {
             Ok((_, node)) => println!("{} read ok {node}", elapsed()),
             Err(e) => println!("{} read err {}", elapsed(), e.kind()),

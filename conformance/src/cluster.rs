@@ -318,6 +318,11 @@ impl Cluster {
         self.node(id).process.resume()
     }
 
+    /// The scratch directory (logs of the processes).
+    pub fn dir(&self) -> &std::path::Path {
+        self.scratch.path()
+    }
+
     /// The last lines a node wrote to its log, for error messages.
     pub fn log_tail(&self, id: &str) -> String {
         let text = std::fs::read_to_string(self.scratch.path().join(format!("{id}.log"))).unwrap_or_default();

@@ -26,6 +26,7 @@
 
 pub mod cluster;
 pub mod differential;
+pub mod ground_truth;
 pub mod normalise;
 pub mod parity;
 pub mod process;

@@ -64,6 +64,15 @@ pub fn target_profile_dir() -> io::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
+/// The workspace's `rw_split` example (the binary users run against their deployment), built when missing.
+pub fn rw_split() -> io::Result<PathBuf> {
+    let path = target_profile_dir()?.join("examples").join("rw_split");
+    if !path.is_file() {
+        cargo_build(&["--example", "rw_split"])?;
+    }
+    Ok(path)
+}
+
 /// Runs `cargo build --workspace <args>` for a binary or example this package's tests need.
 pub fn cargo_build(args: &[&str]) -> io::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -133,6 +142,31 @@ impl Process {
             name: name.to_string(),
             child: Some(child),
         })
+    }
+
+    /// Starts `program args...` with its standard output piped to the caller (stderr to `log`).
+    pub fn spawn_piped(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: &Path,
+    ) -> io::Result<(Process, std::process::ChildStdout)> {
+        let err = std::fs::File::create(log)?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {}: {e}", program.display())))?;
+        let out = child.stdout.take().ok_or_else(|| io::Error::other("no stdout pipe"))?;
+        Ok((
+            Process {
+                name: name.to_string(),
+                child: Some(child),
+            },
+            out,
+        ))
     }
 
     /// The node's name in the topology.
