@@ -46,6 +46,8 @@ struct Figures {
     /// First successful write on the new master.
     write_on_new_master_ms: Option<i64>,
     reads_on_master: usize,
+    /// Distinct nodes that served reads.
+    read_nodes: usize,
 }
 
 impl std::fmt::Display for Figures {
@@ -54,14 +56,15 @@ impl std::fmt::Display for Figures {
         write!(
             f,
             "reads {}, read errors {}, re-route {} ms, +sdown {} ms, +switch-master {} ms, first write on the new \
-             master {} ms, reads on a master {}",
+             master {} ms, reads on a master {}, nodes that served reads {}",
             self.reads,
             self.read_errors,
             ms(self.reroute_ms),
             ms(self.sdown_ms),
             ms(self.switch_ms),
             ms(self.write_on_new_master_ms),
-            self.reads_on_master
+            self.reads_on_master,
+            self.read_nodes
         )
     }
 }
@@ -199,12 +202,18 @@ async fn real_run(fault: Fault, duration_ms: u64, extra_args: &[&str]) -> Figure
                 .map(|l| ms_since(t0, l.at))
         }),
         reads_on_master: reads_on_master(&streams, KEY).values().sum(),
+        read_nodes: lines
+            .iter()
+            .filter(|l| l.kind == "read" && l.ok)
+            .filter_map(|l| l.port)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
     }
 }
 
 /// The same scenario in the simulation: one sticky replica-only reader (and a writer for the failover), the
 /// same topology and timeouts, the fault 1 s into the run, on the replica the reader uses.
-fn simulated(fault: Fault, duration_ms: u64) -> Figures {
+fn simulated(fault: Fault, duration_ms: u64, selection: &str) -> Figures {
     let c = ClusterConfig::default();
     for seed in 1..=20 {
         let (faults, victim) = match fault {
@@ -217,7 +226,7 @@ fn simulated(fault: Fault, duration_ms: u64) -> Figures {
             "scenario real-client-{fault:?}\nduration_ms {duration_ms}\n\
              topology replicas=2 sentinels=3 quorum={} down_after_ms={} failover_timeout_ms={} parallel_syncs=1\n\
              network latency_ms=1..1\n\
-             client reader-1 reader policy=replica-only selection=sticky interval_ms=100 timeout_ms=500\n\
+             client reader-1 reader policy=replica-only selection={selection} interval_ms=100 timeout_ms=500\n\
              client writer-1 writer policy=replica-only selection=sticky interval_ms=200 timeout_ms=500\n{faults}",
             c.quorum, c.down_after_ms, c.failover_timeout_ms
         );
@@ -291,17 +300,22 @@ fn sim_figures(h: &History, fault: Fault, t0: u64, victim: &str) -> Figures {
                     && e.command.first().is_some_and(|c| c.eq_ignore_ascii_case("GET"))
             })
             .count(),
+        read_nodes: reads
+            .iter()
+            .filter_map(|o| o.served_by.as_deref())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
     }
 }
 
-fn both(test: &str, fault: Fault, duration_ms: u64) -> Option<(Figures, Figures)> {
+fn both(test: &str, fault: Fault, duration_ms: u64, selection: &str) -> Option<(Figures, Figures)> {
     skip_unless_real_redis(test)?;
-    let sim = simulated(fault, duration_ms);
+    let sim = simulated(fault, duration_ms, selection);
     let real = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime")
-        .block_on(real_run(fault, duration_ms, &[]));
+        .block_on(real_run(fault, duration_ms, &["--selection", selection]));
     let _ = writeln!(std::io::stderr(), "{test}\n  real:      {real}\n  simulated: {sim}");
     Some((real, sim))
 }
@@ -309,19 +323,40 @@ fn both(test: &str, fault: Fault, duration_ms: u64) -> Option<(Figures, Figures)
 /// Test1: with no fault, a replica-only client never reads on the master, and never fails.
 #[test]
 fn real_client_reads_only_replicas() {
-    let Some((real, sim)) = both("real_client_reads_only_replicas", Fault::None, 3000) else {
+    let Some((real, sim)) = both("real_client_reads_only_replicas", Fault::None, 3000, "sticky") else {
         return;
     };
     for f in [&real, &sim] {
         assert!(f.reads > 10, "{f}");
-        assert_eq!((f.read_errors, f.reads_on_master), (0, 0), "{f}");
+        assert_eq!((f.read_errors, f.reads_on_master, f.read_nodes), (0, 0, 1), "{f}");
+    }
+}
+
+/// Test2: reads spread at random over the replicas, never on the master.
+#[test]
+fn real_client_spreads_reads_over_the_replicas() {
+    let Some((real, sim)) = both(
+        "real_client_spreads_reads_over_the_replicas",
+        Fault::None,
+        3000,
+        "random",
+    ) else {
+        return;
+    };
+    for f in [&real, &sim] {
+        assert_eq!((f.read_errors, f.reads_on_master, f.read_nodes), (0, 0, 2), "{f}");
     }
 }
 
 /// Test3, SIGKILL: reads move to the other replica at once, with no error, long before Sentinel's +sdown.
 #[test]
 fn real_client_survives_a_killed_replica() {
-    let Some((real, sim)) = both("real_client_survives_a_killed_replica", Fault::KillReplica, 5000) else {
+    let Some((real, sim)) = both(
+        "real_client_survives_a_killed_replica",
+        Fault::KillReplica,
+        5000,
+        "sticky",
+    ) else {
         return;
     };
     for f in [&real, &sim] {
@@ -334,7 +369,12 @@ fn real_client_survives_a_killed_replica() {
 /// Test3, SIGSTOP: the read times out and moves to the other replica before Sentinel's +sdown.
 #[test]
 fn real_client_survives_a_paused_replica() {
-    let Some((real, sim)) = both("real_client_survives_a_paused_replica", Fault::PauseReplica, 5000) else {
+    let Some((real, sim)) = both(
+        "real_client_survives_a_paused_replica",
+        Fault::PauseReplica,
+        5000,
+        "sticky",
+    ) else {
         return;
     };
     for f in [&real, &sim] {
@@ -348,7 +388,12 @@ fn real_client_survives_a_paused_replica() {
 /// promoted replica included, from its `SLAVEOF NO ONE` on).
 #[test]
 fn real_client_follows_a_master_failover() {
-    let Some((real, sim)) = both("real_client_follows_a_master_failover", Fault::KillMaster, 10_000) else {
+    let Some((real, sim)) = both(
+        "real_client_follows_a_master_failover",
+        Fault::KillMaster,
+        10_000,
+        "sticky",
+    ) else {
         return;
     };
     for f in [&real, &sim] {
