@@ -5,6 +5,8 @@
 //! 3 Sentinels, no persistence), runs the same [`script`]s of commands against both, and compares the replies
 //! after [`normalise`] has removed what legitimately differs (run ids, ports, timestamps, counters).
 //! Differences that are known and accepted are listed, with their reasons, in `conformance/allow-list.txt`.
+//! [`parity`] lines up the Sentinel events of the same fault on a real cluster and in the simulation, and
+//! [`ground_truth`] reads real nodes' MONITOR streams to count the reads a client ran on a master.
 //!
 //! Tests that need real Redis skip themselves, with one line on stderr, when `redis-server` or `redis-sentinel`
 //! is not on `PATH`; CI installs them (`apt-get install redis-server redis-sentinel`).
