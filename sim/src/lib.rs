@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod checkers;
 pub mod demo;
 pub mod explore;

@@ -22,7 +22,8 @@ use redsim::{Mutant, Scenario};
   redsim scenario my.scn --timeline out.svg   a scenario from a file, with its timeline picture
   redsim scenario test3-crash --mutant fall-back-to-master   a deliberately broken client, caught
   redsim replay test3-crash --seed 3          the full history, byte for byte
-  redsim fuzz --cases 1000 --shard 0/4        a quarter of a 1000-case campaign, on every core"
+  redsim fuzz --cases 1000 --shard 0/4        a quarter of a 1000-case campaign, on every core
+  redsim bench                                timed workloads: medians, min and max"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -125,6 +126,18 @@ enum Command {
         /// A deliberately broken behaviour to look for.
         #[arg(long)]
         mutant: Option<String>,
+    },
+    /// Times fixed workloads (the default scenario, random schedules, memory) and prints medians with min and max.
+    Bench {
+        /// Runs of each timed workload.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Random schedules per run of the fuzz workload.
+        #[arg(long, default_value_t = 10)]
+        schedules: u64,
+        /// Only one workload: default, fuzz or memory.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Lists the named scenarios.
     List,
@@ -357,6 +370,9 @@ fn main() -> ExitCode {
                     f.shrunk.seed
                 );
             }
+            if let Some(kib) = redsim::bench::peak_rss_kib() {
+                println!("peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+            }
             Ok(s.failing.is_empty())
         })(),
         Command::Explore {
@@ -400,6 +416,64 @@ fn main() -> ExitCode {
             let (s, _) = load(&scenario, mutant.as_deref())?;
             let h = redsim::run(&s, seed)?;
             print!("{}", h.render());
+            Ok(true)
+        })(),
+        Command::Bench { runs, schedules, only } => (|| {
+            use redsim::bench;
+            let want = |w: &str| only.as_deref().is_none_or(|o| o == w);
+            if let Some(o) = only.as_deref()
+                && !["default", "fuzz", "memory"].contains(&o)
+            {
+                return Err(format!("--only: '{o}' is not default, fuzz or memory"));
+            }
+            let mut rows = Vec::new();
+            if want("default") {
+                rows.push(bench::bench_default(runs)?);
+            }
+            if want("fuzz") {
+                rows.push(bench::bench_fuzz(runs, schedules)?);
+            }
+            print!("{}", bench::table(&rows));
+            if want("memory") {
+                // Each in a fresh process of this binary, so nothing else has raised the high-water mark.
+                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                let peak = |args: &[&str]| -> Result<String, String> {
+                    let out = std::process::Command::new(&exe)
+                        .args(args)
+                        .output()
+                        .map_err(|e| e.to_string())?;
+                    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                    Ok(text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("peak RSS: "))
+                        .unwrap_or("unknown")
+                        .to_string())
+                };
+                let out_dir = std::env::temp_dir().join(format!("redsim-bench-{}", std::process::id()));
+                let out_arg = out_dir.display().to_string();
+                println!(
+                    "(d) peak RSS of one simulation (the default scenario): {}",
+                    peak(&["bench", "--only", "default", "--runs", "1"])?
+                );
+                println!(
+                    "(d) peak RSS of a fuzz campaign on 2 threads (40 cases): {}",
+                    peak(&[
+                        "fuzz",
+                        "--cases",
+                        "40",
+                        "--seed",
+                        "1",
+                        "--threads",
+                        "2",
+                        "--out",
+                        &out_arg
+                    ])?
+                );
+                let _ = std::fs::remove_dir_all(&out_dir);
+            }
+            if let Some(kib) = bench::peak_rss_kib() {
+                println!("peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+            }
             Ok(true)
         })(),
         Command::Demo { seed } => match redsim::demo::run(seed) {
