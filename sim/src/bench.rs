@@ -8,6 +8,8 @@
 //!   harness's 12 s warm-up: wall time, and simulated time over wall time.
 //! - `fuzz`: random default-topology schedules of 30 simulated seconds (plus warm-up), one after another on
 //!   one thread: schedules per second per core.
+//! - Both timed workloads run at the default 1 ms tick and at 10 ms, the coarsest a scenario may ask for
+//!   (`tests/ticks.rs` shows every checker's verdict is the same at both).
 //! - `memory`: peak resident memory of one simulation, and of a fuzz campaign on 2 threads, each measured in a
 //!   fresh process of this same binary (Linux's `VmHWM`).
 
@@ -83,9 +85,10 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs the `default` workload `runs` times.
-pub fn bench_default(runs: usize) -> Result<Row, String> {
-    let scenario = default_workload();
+/// Runs the `default` workload `runs` times, with turmoil stepping `tick_ms` at a time.
+pub fn bench_default(runs: usize, tick_ms: u64) -> Result<Row, String> {
+    let mut scenario = default_workload();
+    scenario.network.tick_ms = tick_ms;
     let simulated_s = (WARMUP_MS + scenario.duration_ms) as f64 / 1000.0;
     let mut walls = Vec::new();
     for i in 0..runs.max(1) {
@@ -98,7 +101,7 @@ pub fn bench_default(runs: usize) -> Result<Row, String> {
     }
     let ratios: Vec<f64> = walls.iter().map(|w| simulated_s / w).collect();
     Ok(Row {
-        what: format!("(a) default scenario, {simulated_s:.0} s simulated"),
+        what: format!("(a) default scenario, {simulated_s:.0} s simulated, {tick_ms} ms tick"),
         runs: walls.len(),
         wall_s: Spread::of(walls),
         figure: Spread::of(ratios),
@@ -107,19 +110,24 @@ pub fn bench_default(runs: usize) -> Result<Row, String> {
 }
 
 /// Runs `schedules` random default-topology schedules one after another, `runs` times.
-pub fn bench_fuzz(runs: usize, schedules: u64) -> Result<Row, String> {
+pub fn bench_fuzz(runs: usize, schedules: u64, tick_ms: u64) -> Result<Row, String> {
     let mut walls = Vec::new();
     for r in 0..runs.max(1) {
         let start = Instant::now();
         for i in 0..schedules.max(1) {
             let seed = 1 + r as u64 * schedules + i;
-            report::run_checked(&scenarios::random(seed), seed)?;
+            let mut s = scenarios::random(seed);
+            s.network.tick_ms = tick_ms;
+            report::run_checked(&s, seed)?;
         }
         walls.push(start.elapsed().as_secs_f64());
     }
     let rates: Vec<f64> = walls.iter().map(|w| schedules.max(1) as f64 / w).collect();
     Ok(Row {
-        what: format!("(b) {} random 30 s schedules on one core", schedules.max(1)),
+        what: format!(
+            "(b) {} random 30 s schedules on one core, {tick_ms} ms tick",
+            schedules.max(1)
+        ),
         runs: walls.len(),
         wall_s: Spread::of(walls),
         figure: Spread::of(rates),

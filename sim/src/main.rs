@@ -427,11 +427,13 @@ fn main() -> ExitCode {
                 return Err(format!("--only: '{o}' is not default, fuzz or memory"));
             }
             let mut rows = Vec::new();
-            if want("default") {
-                rows.push(bench::bench_default(runs)?);
-            }
-            if want("fuzz") {
-                rows.push(bench::bench_fuzz(runs, schedules)?);
+            for tick_ms in [1, redsim::scenario::TICK_MAX_MS] {
+                if want("default") {
+                    rows.push(bench::bench_default(runs, tick_ms)?);
+                }
+                if want("fuzz") {
+                    rows.push(bench::bench_fuzz(runs, schedules, tick_ms)?);
+                }
             }
             print!("{}", bench::table(&rows));
             if want("memory") {

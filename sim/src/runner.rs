@@ -97,7 +97,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
     let mut sim = builder
         .rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_MS))
-        .tick_duration(Duration::from_millis(1))
+        .tick_duration(Duration::from_millis(scenario.network.tick_ms))
         .min_message_latency(Duration::from_millis(scenario.network.min_latency_ms))
         .max_message_latency(Duration::from_millis(scenario.network.max_latency_ms))
         .simulation_duration(Duration::from_millis(WARMUP_MS + scenario.duration_ms + SLACK_MS))

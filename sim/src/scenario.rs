@@ -7,7 +7,7 @@
 //! stable_ms 10000
 //! keys 8
 //! topology replicas=2 sentinels=3 quorum=2 down_after_ms=5000 failover_timeout_ms=60000 parallel_syncs=1
-//! network latency_ms=1..3 random_order=true
+//! network latency_ms=1..3 random_order=true tick_ms=1
 //! client writer-1 writer interval_ms=100 timeout_ms=500
 //! client reader-1 reader policy=replica-only selection=sticky interval_ms=100 timeout_ms=500
 //! at 5000 crash(redis-2)
@@ -70,6 +70,19 @@ pub struct Network {
     /// in the same millisecond interleave differently from seed to seed. Off by default.
     #[serde(default)]
     pub random_order: bool,
+    /// turmoil's step of simulated time. Every host is polled once a step whatever it has to do, so the step
+    /// sets the cost of quiet time; a message or timer is due at the first step at or after its time, so it also
+    /// sets the resolution of every latency measured. 1 ms by default; at most [`TICK_MAX_MS`].
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+}
+
+/// The largest step of simulated time a scenario may ask for: Sentinel's timer runs every 100 ms and clients
+/// time out after 200-500 ms, and a coarser step would blur them.
+pub const TICK_MAX_MS: u64 = 10;
+
+fn default_tick_ms() -> u64 {
+    1
 }
 
 impl Default for Network {
@@ -78,6 +91,7 @@ impl Default for Network {
             min_latency_ms: 2,
             max_latency_ms: 2,
             random_order: false,
+            tick_ms: default_tick_ms(),
         }
     }
 }
@@ -251,6 +265,12 @@ impl Scenario {
         if self.network.min_latency_ms > self.network.max_latency_ms {
             return Err("network latency range is empty".into());
         }
+        if !(1..=TICK_MAX_MS).contains(&self.network.tick_ms) {
+            return Err(format!(
+                "network tick_ms {} must be between 1 and {TICK_MAX_MS}",
+                self.network.tick_ms
+            ));
+        }
         if self.keys == 0 || self.duration_ms == 0 {
             return Err("keys and duration_ms must be above zero".into());
         }
@@ -338,6 +358,7 @@ impl FromStr for Scenario {
                                 s.network.min_latency_ms = num(k, lo).map_err(err)?;
                                 s.network.max_latency_ms = num(k, hi).map_err(err)?;
                             }
+                            "tick_ms" => s.network.tick_ms = num(k, v).map_err(err)?,
                             "random_order" => {
                                 s.network.random_order = match v {
                                     "true" => true,
@@ -417,6 +438,9 @@ impl fmt::Display for Scenario {
         if self.network.random_order {
             write!(f, " random_order=true")?;
         }
+        if self.network.tick_ms != default_tick_ms() {
+            write!(f, " tick_ms={}", self.network.tick_ms)?;
+        }
         writeln!(f)?;
         for c in &self.clients {
             let role = match c.role {
@@ -452,6 +476,7 @@ mod tests {
             ..Scenario::default()
         };
         s.topology.priorities = vec![0, 100];
+        s.network.tick_ms = 10;
         s.schedule = vec![
             TimedFault {
                 at_ms: 100,
@@ -490,6 +515,12 @@ mod tests {
                 .contains("sometimes")
         );
         assert!("bogus".parse::<Scenario>().unwrap_err().contains("unknown directive"));
+        assert!(
+            "network tick_ms=11"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("tick_ms 11 must be between 1 and 10")
+        );
         assert!(
             "mutant nope"
                 .parse::<Scenario>()
