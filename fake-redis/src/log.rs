@@ -79,6 +79,12 @@ impl LogEntry {
     pub fn name(&self) -> String {
         self.command.first().map(|c| c.to_ascii_uppercase()).unwrap_or_default()
     }
+
+    /// Whether the command is `name`, in any case (without building a string: checkers ask this of every
+    /// entry).
+    pub fn is(&self, name: &str) -> bool {
+        self.command.first().is_some_and(|c| c.eq_ignore_ascii_case(name))
+    }
 }
 
 #[derive(Debug, Default)]

@@ -121,7 +121,7 @@ pub fn run(seed: u64) -> Result<DemoReport, String> {
     let start_ms = 1_700_000_000_000;
     let psyncs = entries
         .iter()
-        .filter(|e| e.node == names[0] && e.name() == "PSYNC")
+        .filter(|e| e.node == names[0] && e.is("PSYNC"))
         .map(|e| (e.time_ms - start_ms, e.reply.clone()))
         .collect();
     let offsets = slots
@@ -139,9 +139,7 @@ pub fn run(seed: u64) -> Result<DemoReport, String> {
         .collect();
     let misplaced_writes = entries
         .iter()
-        .filter(|e| {
-            e.role == Role::Replica && e.name() == "SET" && e.client_kind != redsim_fake_redis::ClientKind::Master
-        })
+        .filter(|e| e.role == Role::Replica && e.is("SET") && e.client_kind != redsim_fake_redis::ClientKind::Master)
         .map(|e| format!("{} on {}", e.command.join(" "), e.node))
         .collect();
     Ok(DemoReport {

@@ -129,7 +129,7 @@ impl Coverage {
             full_resyncs: h
                 .exec
                 .iter()
-                .filter(|e| e.name() == "PSYNC" && e.reply.starts_with("+FULLRESYNC"))
+                .filter(|e| e.is("PSYNC") && e.reply.starts_with("+FULLRESYNC"))
                 .count() as u64,
         }
     }

@@ -11,7 +11,7 @@ pub fn check(h: &History) -> Check {
     let readers = replica_only_readers(h);
     for e in &h.exec {
         let by_reader = e.client_name.as_ref().is_some_and(|n| readers.contains(n));
-        if by_reader && e.name() == "GET" && e.role == redsim_fake_redis::Role::Master {
+        if by_reader && e.is("GET") && e.role == redsim_fake_redis::Role::Master {
             c.violations.push(Violation {
                 at_ms: sim_ms(e.time_ms),
                 what: format!(
@@ -26,7 +26,7 @@ pub fn check(h: &History) -> Check {
     let reads = h
         .exec
         .iter()
-        .filter(|e| e.name() == "GET" && e.client_name.as_ref().is_some_and(|n| readers.contains(n)))
+        .filter(|e| e.is("GET") && e.client_name.as_ref().is_some_and(|n| readers.contains(n)))
         .count();
     c.metrics.push(("replica-only reads executed".into(), reads as f64));
     c

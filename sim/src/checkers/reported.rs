@@ -2,10 +2,10 @@
 //! Jepsen 2013 finding), stale reads and their age, and writes accepted by an old master after the Sentinels had
 //! switched away from it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Check, Flavour, Violation};
-use crate::history::{History, OpKind};
+use crate::history::{History, Op, OpKind};
 
 /// `lost_writes`: acknowledged writes that never reached the final master (neither written there by a client
 /// nor replicated to it): the writes an isolated old master accepted and later discarded (Jepsen 2013).
@@ -22,7 +22,7 @@ pub fn lost_writes(h: &History) -> Check {
     let reached: BTreeSet<&str> = h
         .exec
         .iter()
-        .filter(|e| e.node == final_master && e.name() == "SET")
+        .filter(|e| e.node == final_master && e.is("SET"))
         .filter_map(|e| e.command.get(2).map(String::as_str))
         .collect();
     let mut lost = 0;
@@ -47,16 +47,19 @@ pub fn lost_writes(h: &History) -> Check {
 /// `stale_reads`: reads that returned a value older than a write acknowledged before the read began.
 pub fn stale_reads(h: &History) -> Check {
     let mut c = Check::new("stale_reads", Flavour::Reported);
+    // Acknowledged writes per key, in completion order (the history's order).
+    let mut writes: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
+    for w in h.ops.iter().filter(|w| w.kind == OpKind::Write && w.outcome.is_ok()) {
+        writes.entry(w.key.as_str()).or_default().push(w);
+    }
     let mut ages = Vec::new();
     for read in h.ops.iter().filter(|o| o.kind == OpKind::Read && o.outcome.is_ok()) {
         let Ok(got) = &read.outcome else { continue };
-        let newest = h
-            .ops
-            .iter()
-            .filter(|w| {
-                w.kind == OpKind::Write && w.key == read.key && w.outcome.is_ok() && w.complete_ms < read.invoke_ms
-            })
-            .max_by_key(|w| w.complete_ms);
+        // The last write acknowledged before the read began.
+        let newest = writes.get(read.key.as_str()).and_then(|ws| {
+            let n = ws.partition_point(|w| w.complete_ms < read.invoke_ms);
+            n.checked_sub(1).map(|i| ws[i])
+        });
         if let Some(w) = newest
             && got.as_deref() != w.written.as_deref()
         {
@@ -87,7 +90,7 @@ pub fn isolated_master_writes(h: &History) -> Check {
         let old = h.host_of(old_ip);
         let after = h.exec.iter().filter(|e| {
             e.node == old
-                && e.name() == "SET"
+                && e.is("SET")
                 && e.reply == "OK"
                 && e.role == redsim_fake_redis::Role::Master
                 && e.time_ms > s.time_ms
