@@ -95,7 +95,7 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// Starts the six processes and waits until the replicas are in sync and every Sentinel knows both
-    /// replicas and both other Sentinels.
+    /// replicas (with working links to them) and both other Sentinels.
     pub async fn start(flavor: Flavor, config: ClusterConfig) -> io::Result<Cluster> {
         let bins = match flavor {
             Flavor::Real => Binaries::real().map_err(io::Error::other)?,
@@ -229,10 +229,23 @@ impl Cluster {
                 .call(id, &["SENTINEL", "MASTER", MASTER_NAME])
                 .await
                 .map_err(|e| e.to_string())?;
-            for (field, want) in [("num-slaves", "2"), ("num-other-sentinels", "2")] {
+            for (field, want) in [("num-slaves", "2"), ("num-other-sentinels", "2"), ("flags", "master")] {
                 let got = map_field(&reply, field).unwrap_or_default();
                 if got != want {
                     return Err(format!("{id}: {field} is {got}, want {want}"));
+                }
+            }
+            // A replica Sentinel has just learnt of is `disconnected` until its own links are up, and clients
+            // leave it out: wait until every Sentinel has a working link to both.
+            let replicas = self
+                .call(id, &["SENTINEL", "REPLICAS", MASTER_NAME])
+                .await
+                .map_err(|e| e.to_string())?;
+            for r in replicas.as_array().unwrap_or_default() {
+                let flags = map_field(r, "flags").unwrap_or_default();
+                let link = map_field(r, "master-link-status").unwrap_or_default();
+                if flags != "slave" || link != "ok" {
+                    return Err(format!("{id}: a replica has flags {flags}, master-link-status {link}"));
                 }
             }
         }

@@ -48,6 +48,8 @@ struct Figures {
     reads_on_master: usize,
     /// Distinct nodes that served reads.
     read_nodes: usize,
+    /// Each failed operation: ms after the fault (negative: before), and `read err <kind>` as printed.
+    errors: Vec<(i64, String)>,
 }
 
 impl std::fmt::Display for Figures {
@@ -56,7 +58,7 @@ impl std::fmt::Display for Figures {
         write!(
             f,
             "reads {}, read errors {}, re-route {} ms, +sdown {} ms, +switch-master {} ms, first write on the new \
-             master {} ms, reads on a master {}, nodes that served reads {}",
+             master {} ms, reads on a master {}, nodes that served reads {}, errors {:?}",
             self.reads,
             self.read_errors,
             ms(self.reroute_ms),
@@ -64,7 +66,8 @@ impl std::fmt::Display for Figures {
             ms(self.switch_ms),
             ms(self.write_on_new_master_ms),
             self.reads_on_master,
-            self.read_nodes
+            self.read_nodes,
+            self.errors
         )
     }
 }
@@ -83,6 +86,7 @@ struct Line {
     kind: String,
     ok: bool,
     port: Option<u16>,
+    text: String,
 }
 
 fn parse_line(at: Instant, text: &str) -> Option<Line> {
@@ -95,6 +99,7 @@ fn parse_line(at: Instant, text: &str) -> Option<Line> {
         kind: kind.to_string(),
         ok: outcome == "ok",
         port: last.rsplit_once(':').and_then(|(_, p)| p.parse().ok()),
+        text: words[1..].join(" "),
     })
 }
 
@@ -202,6 +207,11 @@ async fn real_run(fault: Fault, duration_ms: u64, extra_args: &[&str]) -> Figure
                 .map(|l| ms_since(t0, l.at))
         }),
         reads_on_master: reads_on_master(&streams, KEY).values().sum(),
+        errors: lines
+            .iter()
+            .filter(|l| !l.ok)
+            .map(|l| (ms_since(t0, l.at), l.text.clone()))
+            .collect(),
         read_nodes: lines
             .iter()
             .filter(|l| l.kind == "read" && l.ok)
@@ -300,6 +310,16 @@ fn sim_figures(h: &History, fault: Fault, t0: u64, victim: &str) -> Figures {
                     && e.command.first().is_some_and(|c| c.eq_ignore_ascii_case("GET"))
             })
             .count(),
+        errors: h
+            .ops
+            .iter()
+            .filter_map(|o| {
+                o.outcome
+                    .as_ref()
+                    .err()
+                    .map(|e| (rel(o.complete_ms), format!("{}: {e}", o.client)))
+            })
+            .collect(),
         read_nodes: reads
             .iter()
             .filter_map(|o| o.served_by.as_deref())
