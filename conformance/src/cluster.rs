@@ -68,6 +68,9 @@ impl Default for ClusterConfig {
     }
 }
 
+/// How many times [`Cluster::start`] tries before it reports a process that would not start.
+pub const START_ATTEMPTS: u32 = 3;
+
 /// How long one command to a node may take in these tests.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -96,11 +99,27 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Starts the six processes and waits until the replicas are in sync and every Sentinel knows both
     /// replicas (with working links to them) and both other Sentinels.
+    ///
+    /// A port picked free can be taken by another process before the server binds it (tests start clusters in
+    /// parallel): a start whose process exits during start-up is retried with new ports, up to
+    /// [`START_ATTEMPTS`] times.
     pub async fn start(flavor: Flavor, config: ClusterConfig) -> io::Result<Cluster> {
         let bins = match flavor {
             Flavor::Real => Binaries::real().map_err(io::Error::other)?,
             Flavor::Fake => Binaries::fake()?,
         };
+        let mut attempt = 1;
+        loop {
+            match Cluster::start_once(flavor, config.clone(), &bins).await {
+                Err(e) if attempt < START_ATTEMPTS && e.to_string().contains("exited during start-up") => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(flavor: Flavor, config: ClusterConfig, bins: &Binaries) -> io::Result<Cluster> {
         let scratch = ScratchDir::new()?;
         let mut cluster = Cluster {
             flavor,
