@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use redsim_client::{Client, ReadPolicy};
 use redsim_conformance::cluster::SENTINELS;
-use redsim_conformance::{Cluster, ClusterConfig, Flavor, skip_unless_real_redis};
+use redsim_conformance::{Cluster, ClusterConfig, Flavor, block_on, skip_unless_real_redis};
 use tokio::time::Instant;
 
 const WINDOW: Duration = Duration::from_secs(1);
@@ -118,11 +118,7 @@ fn main() {
     if skip_unless_real_redis("client_throughput").is_none() {
         return;
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    if let Err(e) = rt.block_on(run()) {
+    if let Err(e) = block_on(run()) {
         eprintln!("client_throughput: {e}");
         std::process::exit(1);
     }

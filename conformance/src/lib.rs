@@ -35,4 +35,14 @@ pub mod process;
 pub mod script;
 
 pub use cluster::{Cluster, ClusterConfig, Flavor, NodeId};
+
+/// Runs a future to completion on a fresh current-thread runtime: the real side of a test or benchmark, which
+/// must not share a runtime with a simulation (turmoil builds its own).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(f)
+}
 pub use process::{Binaries, skip_unless_real_redis};

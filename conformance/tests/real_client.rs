@@ -13,7 +13,7 @@ use redsim_conformance::cluster::SENTINELS;
 use redsim_conformance::ground_truth::{Monitors, reads_on_master};
 use redsim_conformance::parity::Event;
 use redsim_conformance::process::{Process, rw_split};
-use redsim_conformance::{Cluster, ClusterConfig, Flavor, skip_unless_real_redis};
+use redsim_conformance::{Cluster, ClusterConfig, Flavor, block_on, skip_unless_real_redis};
 use tokio::time::Instant;
 
 /// The key `rw_split` writes and reads.
@@ -331,11 +331,7 @@ fn sim_figures(h: &History, fault: Fault, t0: u64, victim: &str) -> Figures {
 fn both(test: &str, fault: Fault, duration_ms: u64, selection: &str) -> Option<(Figures, Figures)> {
     skip_unless_real_redis(test)?;
     let sim = simulated(fault, duration_ms, selection);
-    let real = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(real_run(fault, duration_ms, &["--selection", selection]));
+    let real = block_on(real_run(fault, duration_ms, &["--selection", selection]));
     let _ = writeln!(std::io::stderr(), "{test}\n  real:      {real}\n  simulated: {sim}");
     Some((real, sim))
 }
@@ -419,10 +415,6 @@ fn real_client_ground_truth_sees_reads_on_the_master() {
     if skip_unless_real_redis("real_client_ground_truth_sees_reads_on_the_master").is_none() {
         return;
     }
-    let f = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(real_run(Fault::None, 2000, &["--policy", "master"]));
+    let f = block_on(real_run(Fault::None, 2000, &["--policy", "master"]));
     assert!(f.reads_on_master > 10, "{f}");
 }

@@ -9,7 +9,7 @@ use redsim::history::EPOCH_MS;
 use redsim::runner::WARMUP_MS;
 use redsim::scenario::Scenario;
 use redsim_conformance::parity::{Event, Parity, compare, event_key};
-use redsim_conformance::{Cluster, ClusterConfig, Flavor, skip_unless_real_redis};
+use redsim_conformance::{Cluster, ClusterConfig, Flavor, block_on, skip_unless_real_redis};
 
 /// Sentinel's ping period: the resolution at which two runs of the same failover can be told apart.
 const TOLERANCE_MS: i64 = 1000;
@@ -55,15 +55,6 @@ fn switch_ms(events: &[Event]) -> Option<i64> {
 /// After the switch, the leader announces the replicas and finds the old master down: 4 s covers it.
 const AFTER_SWITCH_MS: i64 = 4000;
 
-/// The real side runs on a runtime of its own: the simulation (run first) owns turmoil's.
-fn real_side<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(f)
-}
-
 #[test]
 fn real_failover_parity_master_kill() {
     if skip_unless_real_redis("real_failover_parity_master_kill").is_none() {
@@ -72,7 +63,7 @@ fn real_failover_parity_master_kill() {
     let down_after_ms = ClusterConfig::default().down_after_ms;
     let until = |e: &[Event]| switch_ms(e).map(|s| s + AFTER_SWITCH_MS);
     let sim = simulated("parity-master-kill", down_after_ms, "at 5000 kill(redis-1)\n", until);
-    let got = real_side(real_master_kill());
+    let got = block_on(real_master_kill());
     let p = compare(&got, &sim);
     report("master SIGKILL", &p);
     assert!(p.leader_order_matches(), "{p}");
@@ -121,7 +112,7 @@ fn real_failover_parity_replica_pause() {
         "at 5000 pause(redis-2)\nat 10000 resume(redis-2)\n",
         |_| Some(8000),
     );
-    let got = real_side(real_replica_pause());
+    let got = block_on(real_replica_pause());
     let p = compare(&got, &sim);
     report("replica SIGSTOP for 5 s", &p);
     assert!(p.disagreements(TOLERANCE_MS).is_empty(), "{p}");
