@@ -366,12 +366,16 @@ impl Cluster {
 /// Every event the Sentinels publish, as it arrives; dropping it ends the subscriptions.
 pub struct EventStream {
     rx: tokio::sync::mpsc::UnboundedReceiver<(tokio::time::Instant, String, String, String)>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _tasks: Tasks,
 }
 
-impl Drop for EventStream {
+/// Reader tasks that stop when this is dropped (a subscription or a MONITOR stream per node).
+#[derive(Default)]
+pub(crate) struct Tasks(pub(crate) Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in &self.0 {
             t.abort();
         }
     }
@@ -409,14 +413,14 @@ impl Cluster {
     /// Subscribes to every channel of every Sentinel (`PSUBSCRIBE *`); returns once all three are subscribed.
     pub async fn watch_sentinel_events(&self) -> io::Result<EventStream> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut tasks = Vec::new();
+        let mut tasks = Tasks::default();
         for id in SENTINELS {
             let mut conn = self.connect(id).await?;
             conn.call(&["PSUBSCRIBE", "*"]).await?;
             // A subscriber waits as long as the test does.
             conn.set_timeout(Duration::from_secs(3600));
             let tx = tx.clone();
-            tasks.push(tokio::spawn(async move {
+            tasks.0.push(tokio::spawn(async move {
                 while let Ok(msg) = conn.read().await {
                     let Some(items) = msg.as_array() else { continue };
                     if let [kind, _pattern, channel, payload] = items
@@ -440,7 +444,7 @@ impl Cluster {
                 }
             }));
         }
-        Ok(EventStream { rx, tasks })
+        Ok(EventStream { rx, _tasks: tasks })
     }
 }
 

@@ -10,33 +10,25 @@ use std::io;
 use redsim_resp::split_args;
 use tokio::sync::mpsc;
 
-use crate::cluster::{Cluster, DATA_NODES};
+use crate::cluster::{Cluster, DATA_NODES, Tasks};
 
 /// Every data node's MONITOR stream; dropping it ends the streams.
 pub struct Monitors {
     rx: mpsc::UnboundedReceiver<(String, String)>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Monitors {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
+    _tasks: Tasks,
 }
 
 impl Monitors {
     /// Starts `MONITOR` on every data node; returns once all three stream.
     pub async fn start(cluster: &Cluster) -> io::Result<Monitors> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut tasks = Vec::new();
+        let mut tasks = Tasks::default();
         for id in DATA_NODES {
             let mut conn = cluster.connect(id).await?;
             conn.call(&["MONITOR"]).await?;
             conn.set_timeout(std::time::Duration::from_secs(3600));
             let tx = tx.clone();
-            tasks.push(tokio::spawn(async move {
+            tasks.0.push(tokio::spawn(async move {
                 while let Ok(line) = conn.read().await {
                     if let Some(text) = line.as_text()
                         && tx.send((id.to_string(), text)).is_err()
@@ -46,7 +38,7 @@ impl Monitors {
                 }
             }));
         }
-        Ok(Monitors { rx, tasks })
+        Ok(Monitors { rx, _tasks: tasks })
     }
 
     /// Every command seen so far, per node, in execution order, as arguments.

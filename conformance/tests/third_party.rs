@@ -11,11 +11,23 @@ use redis::sentinel::{SentinelClient, SentinelServerType};
 use redsim_conformance::cluster::SENTINELS;
 use redsim_conformance::{Cluster, ClusterConfig, Flavor};
 
-fn sentinel_urls(c: &Cluster) -> Vec<String> {
-    SENTINELS
+/// A redis-rs connection to the master or a replica, found through the cluster's three Sentinels.
+async fn through_sentinels(c: &Cluster, server_type: SentinelServerType) -> redis::aio::MultiplexedConnection {
+    let urls: Vec<String> = SENTINELS
         .iter()
         .map(|s| format!("redis://127.0.0.1:{}/", c.port(s)))
-        .collect()
+        .collect();
+    let mut client = SentinelClient::build(urls, "mymaster".to_string(), None, server_type).expect("a client");
+    client
+        .get_async_connection()
+        .await
+        .expect("a node, found through Sentinel")
+}
+
+/// The first element of a `ROLE` reply.
+async fn role(conn: &mut redis::aio::MultiplexedConnection) -> Option<redis::Value> {
+    let reply: Vec<redis::Value> = redis::cmd("ROLE").query_async(conn).await.expect("ROLE");
+    reply.into_iter().next()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -23,34 +35,18 @@ async fn redis_rs_sentinel_client_writes_to_the_fake_master_and_reads_from_a_fak
     let fake = Cluster::start(Flavor::Fake, ClusterConfig::default())
         .await
         .expect("fake cluster");
-    let mut masters = SentinelClient::build(
-        sentinel_urls(&fake),
-        "mymaster".to_string(),
-        None,
-        SentinelServerType::Master,
-    )
-    .expect("a master client");
-    let mut master = masters
-        .get_async_connection()
-        .await
-        .expect("the master, found through Sentinel");
-    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut master).await.expect("ROLE");
-    assert_eq!(role.first(), Some(&redis::Value::BulkString(b"master".to_vec())));
+    let mut master = through_sentinels(&fake, SentinelServerType::Master).await;
+    assert_eq!(
+        role(&mut master).await,
+        Some(redis::Value::BulkString(b"master".to_vec()))
+    );
     let () = master.set("third-party", "redis-rs").await.expect("SET on the master");
 
-    let mut replicas = SentinelClient::build(
-        sentinel_urls(&fake),
-        "mymaster".to_string(),
-        None,
-        SentinelServerType::Replica,
-    )
-    .expect("a replica client");
-    let mut replica = replicas
-        .get_async_connection()
-        .await
-        .expect("a replica, found through Sentinel");
-    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut replica).await.expect("ROLE");
-    assert_eq!(role.first(), Some(&redis::Value::BulkString(b"slave".to_vec())));
+    let mut replica = through_sentinels(&fake, SentinelServerType::Replica).await;
+    assert_eq!(
+        role(&mut replica).await,
+        Some(redis::Value::BulkString(b"slave".to_vec()))
+    );
     // Replication is asynchronous: the value arrives within a few milliseconds on loopback.
     let mut value: Option<String> = None;
     for _ in 0..50 {
