@@ -147,6 +147,14 @@ impl Script {
         })
     }
 
+    /// How many of its steps produce a compared reply (commands not marked `@skip`, and `@read`s).
+    pub fn compared_steps(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Read | Action::Command { compare: Some(_), .. }))
+            .count()
+    }
+
     /// Every script in a directory (`*.redis`), sorted by name.
     pub fn load_dir(dir: &std::path::Path) -> Result<Vec<Script>, String> {
         let mut files: Vec<_> = std::fs::read_dir(dir)

@@ -66,6 +66,10 @@ fn real_failover_parity_master_kill() {
     let got = block_on(real_master_kill());
     let p = compare(&got, &sim);
     report("master SIGKILL", &p);
+    assert!(
+        !p.real_leader.is_empty(),
+        "no real Sentinel published +elected-leader: {p}"
+    );
     assert!(p.leader_order_matches(), "{p}");
     assert!(p.leader_timing_disagreements(TOLERANCE_MS).is_empty(), "{p}");
     assert!(p.disagreements(TOLERANCE_MS).is_empty(), "{p}");
@@ -115,6 +119,15 @@ fn real_failover_parity_replica_pause() {
     let got = block_on(real_replica_pause());
     let p = compare(&got, &sim);
     report("replica SIGSTOP for 5 s", &p);
+    // Both sides must have seen the replica go down and come back, not merely agree on seeing nothing.
+    for key in ["+sdown slave", "-sdown slave"] {
+        assert!(
+            p.rows
+                .iter()
+                .any(|r| r.key == key && r.real_ms.is_some() && r.sim_ms.is_some()),
+            "{key} missing: {p}"
+        );
+    }
     assert!(p.disagreements(TOLERANCE_MS).is_empty(), "{p}");
 }
 

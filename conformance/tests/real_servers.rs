@@ -33,6 +33,13 @@ async fn real_differential_suite() {
         fake_out.extend(run(&fake, script).await.expect("script runs on the fake cluster"));
     }
     let report = compare(&real_out, &fake_out, &allow);
+    // Every compared step of every script ran on both sides: an empty or cut-short run is no pass.
+    let expected: usize = scripts.iter().map(Script::compared_steps).sum();
+    assert!(
+        expected >= 250,
+        "only {expected} compared steps in conformance/scripts/"
+    );
+    assert_eq!((real_out.len(), fake_out.len()), (expected, expected), "{report}");
     // Past the harness's capture: the match rate is a figure worth seeing on every run.
     let _ = writeln!(
         std::io::stderr(),
