@@ -18,6 +18,7 @@ use crate::conn::{Conn, NodeRole};
 use crate::discovery;
 use crate::error::{Error, Result};
 use crate::events::{EventKind, RoutingEvent};
+use crate::mux::{Failure, Limits, Mux, Request};
 
 /// Events buffered for slow subscribers before the oldest are dropped.
 const EVENT_CAPACITY: usize = 4096;
@@ -57,7 +58,10 @@ pub(crate) struct State {
     pub sticky: Option<String>,
     pub round_robin: usize,
     pub rng: ChaCha8Rng,
-    pub pools: BTreeMap<String, Vec<Conn>>,
+    /// One shared connection per node (`host:port`).
+    pub pools: BTreeMap<String, Mux>,
+    /// Held while a connection to that node is being opened.
+    pub opening: BTreeMap<String, Arc<tokio::sync::Mutex<()>>>,
     pub master_latency_us: u64,
     pub last_discovery: Option<Instant>,
     /// When a read last tried an ejected replica because none was usable (see [`EventKind::LastResort`]).
@@ -95,6 +99,21 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Waits for `fut` until `deadline` (the call's): `Err(DeadlineExceeded)` when it passes first.
+async fn within<T>(deadline: Instant, fut: impl std::future::Future<Output = T>) -> Result<T> {
+    tokio::time::timeout_at(deadline, fut)
+        .await
+        .map_err(|_| Error::DeadlineExceeded)
+}
+
+/// What the pool holds for a node.
+enum Pooled {
+    Live(Mux),
+    /// A connection the server closed since it was last used.
+    Ended,
+    None,
+}
+
 /// Where one attempt goes.
 enum Target {
     Replica(String),
@@ -126,6 +145,24 @@ impl Inner {
     /// Asks Sentinels for the topology and applies it.
     pub(crate) async fn discover(&self) -> Result<()> {
         let _one = self.discovering.lock().await;
+        self.discover_now().await
+    }
+
+    /// Discovers unless the master is known, or becomes known while this caller waits for another discovery:
+    /// many callers starting at once share one discovery.
+    async fn discover_if_unknown(&self) -> Result<()> {
+        if self.lock().master.is_some() {
+            return Ok(());
+        }
+        let _one = self.discovering.lock().await;
+        if self.lock().master.is_some() {
+            return Ok(());
+        }
+        self.discover_now().await
+    }
+
+    /// The discovery itself; the caller holds `discovering`.
+    async fn discover_now(&self) -> Result<()> {
         let sentinels: Vec<(String, u16)> = self.lock().sentinels.iter().map(|s| (s.host.clone(), s.port)).collect();
         let (result, unreachable) = discovery::discover(&self.cfg, &sentinels).await;
         for (i, reason) in &unreachable {
@@ -223,13 +260,24 @@ impl Inner {
         Ok(())
     }
 
-    /// Discovers unless a discovery happened very recently.
+    /// Discovers unless a discovery happened very recently (also one that ends while this caller waits for it,
+    /// so callers failing together share one).
     async fn rediscover(&self) -> Result<()> {
-        let recent = self
-            .lock()
-            .last_discovery
-            .is_some_and(|t| t.elapsed() < MIN_REDISCOVERY_GAP);
-        if recent { Ok(()) } else { self.discover().await }
+        let recent = |inner: &Inner| {
+            inner
+                .lock()
+                .last_discovery
+                .is_some_and(|t| t.elapsed() < MIN_REDISCOVERY_GAP)
+        };
+        if recent(self) {
+            return Ok(());
+        }
+        let _one = self.discovering.lock().await;
+        if recent(self) {
+            Ok(())
+        } else {
+            self.discover_now().await
+        }
     }
 
     fn usable_replicas(st: &State) -> Vec<String> {
@@ -243,15 +291,20 @@ impl Inner {
     /// Chooses a replica among the usable ones, skipping those that failed in this call and, while others are
     /// left, those whose pooled connection just broke.
     fn choose_replica_avoiding(&self, failed: &[String], stale: &[String]) -> Option<String> {
-        let both: Vec<String> = failed.iter().chain(stale).cloned().collect();
-        self.choose_replica(&both).or_else(|| self.choose_replica(failed))
+        self.choose_replica(failed, stale)
+            .or_else(|| self.choose_replica(failed, &[]))
     }
 
-    fn choose_replica(&self, tried: &[String]) -> Option<String> {
-        let mut st = self.lock();
-        let usable: Vec<String> = Self::usable_replicas(&st)
-            .into_iter()
-            .filter(|k| !tried.contains(k))
+    /// Picks per the selection among usable replicas not in `skip` or `also_skip`. Runs on every read, so it
+    /// borrows the addresses and clones only the one chosen.
+    fn choose_replica(&self, skip: &[String], also_skip: &[String]) -> Option<String> {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let usable: Vec<&String> = st
+            .replicas
+            .iter()
+            .filter(|(k, r)| r.ejected_until.is_none() && !skip.contains(k) && !also_skip.contains(k))
+            .map(|(k, _)| k)
             .collect();
         if usable.is_empty() {
             return None;
@@ -264,7 +317,7 @@ impl Inner {
         };
         let pick = match selection {
             ReplicaSelection::Sticky => match &st.sticky {
-                Some(s) if usable.contains(s) => s.clone(),
+                Some(s) if usable.contains(&s) => s.clone(),
                 _ => {
                     let i = st.rng.random_range(0..usable.len());
                     st.sticky = Some(usable[i].clone());
@@ -281,27 +334,67 @@ impl Inner {
             }
             ReplicaSelection::LowestLatency => usable
                 .iter()
-                .min_by_key(|k| st.replicas[*k].latency_us)
-                .cloned()
+                .min_by_key(|k| st.replicas[k.as_str()].latency_us)
+                .map(|k| (*k).clone())
                 .unwrap_or_default(),
         };
         Some(pick)
     }
 
-    /// Takes a pooled connection or opens (and verifies) a new one. Returns whether it was pooled.
-    async fn connection(&self, addr: &str, role: NodeRole) -> Result<(Conn, bool)> {
-        if let Some(c) = self.lock().pools.get_mut(addr).and_then(Vec::pop) {
-            return Ok((c, true));
+    /// Opens (and verifies) the node's shared connection, which no pool holds. Returns it and `false` (it was
+    /// not pooled); `Err((_, false))`: the node failed.
+    async fn open_shared(&self, addr: &str, role: NodeRole) -> std::result::Result<(Mux, bool), (Error, bool)> {
+        // One caller opens it; the others wait for that one instead of each dialling the node.
+        let gate = self.lock().opening.entry(addr.to_string()).or_default().clone();
+        let _one = gate.lock().await;
+        if let Pooled::Live(m) = self.pooled(addr) {
+            return Ok((m, false));
         }
-        let (host, port) = crate::config::parse_addr(addr)?;
-        Ok((Conn::open(&self.cfg, &host, port, role).await?, false))
+        let (host, port) = crate::config::parse_addr(addr).map_err(|e| (e, false))?;
+        let conn = Conn::open(&self.cfg, &host, port, role).await.map_err(|e| (e, false))?;
+        let mux = Mux::start(conn, self.limits());
+        self.install(mux.clone());
+        Ok((mux, false))
     }
 
-    fn give_back(&self, conn: Conn) {
+    /// The pooled connection to `addr`. A connection the server closed since its last use (a reconfiguration's
+    /// CLIENT KILL, a crash) is forgotten and reported as `Ended`: the caller treats it as stale, not as the
+    /// node's failure.
+    fn pooled(&self, addr: &str) -> Pooled {
         let mut st = self.lock();
-        let pool = st.pools.entry(conn.addr.clone()).or_default();
-        if pool.len() < self.cfg.pool_size {
-            pool.push(conn);
+        match st.pools.get(addr) {
+            Some(m) if !m.is_closed() => Pooled::Live(m.clone()),
+            Some(_) => {
+                st.pools.remove(addr);
+                Pooled::Ended
+            }
+            None => Pooled::None,
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            command_timeout: self.cfg.command_timeout,
+            keep_timed_out: self.cfg.mutant == Some(Mutant::KeepTimedOutConnection),
+        }
+    }
+
+    fn forget_sticky(&self, addr: &str) {
+        let mut st = self.lock();
+        if st.sticky.as_deref() == Some(addr) {
+            st.sticky = None;
+        }
+    }
+
+    fn install(&self, mux: Mux) {
+        self.lock().pools.insert(mux.addr.clone(), mux);
+    }
+
+    /// Forgets `mux` if it is still the one pooled for its node.
+    fn unpool(&self, mux: &Mux) {
+        let mut st = self.lock();
+        if st.pools.get(&mux.addr).is_some_and(|m| m.same(mux)) {
+            st.pools.remove(&mux.addr);
         }
     }
 
@@ -319,41 +412,51 @@ impl Inner {
         }
     }
 
-    /// Runs commands on a node. `Err((error, stale))`: `stale` means a pooled connection broke before any
-    /// reply, which a reconfiguration's CLIENT KILL also causes, so the node itself is not to blame yet; its
-    /// other pooled connections are dropped too.
+    /// Runs commands on a node: `Err` only when the call's deadline passes; `Ok(Err((error, stale)))`: `stale` means a pooled connection broke before any
+    /// reply, which a reconfiguration's CLIENT KILL also causes, so the node itself is not to blame yet.
     async fn run_on(
         &self,
         addr: &str,
         role: NodeRole,
-        cmds: &[Vec<Bytes>],
-    ) -> std::result::Result<Vec<Reply>, (Error, bool)> {
-        let (mut conn, pooled) = self.connection(addr, role).await.map_err(|e| (e, false))?;
-        let t0 = Instant::now();
-        let result = if cmds.len() == 1 {
-            conn.call(&cmds[0]).await.map(|r| vec![r])
-        } else {
-            conn.pipeline(cmds).await
+        request: &Request,
+        deadline: Instant,
+    ) -> Result<std::result::Result<Vec<Reply>, (Error, bool)>> {
+        let opened = match self.pooled(addr) {
+            Pooled::Live(m) => Ok((m, true)),
+            Pooled::Ended => Err((Error::Io(format!("{addr}: connection closed")), true)),
+            Pooled::None => within(deadline, self.open_shared(addr, role)).await?,
         };
-        match result {
+        let (mux, pooled) = match opened {
+            Ok(found) => found,
+            Err((e, stale)) => {
+                if stale {
+                    self.forget_sticky(addr);
+                }
+                return Ok(Err((e, stale)));
+            }
+        };
+        let t0 = Instant::now();
+        let call = mux.call(request.bytes.clone(), request.count);
+        let outcome = if t0 + self.cfg.command_timeout < deadline {
+            call.await
+        } else {
+            within(deadline, call).await?
+        };
+        match outcome {
             Ok(replies) => {
                 self.record_latency(addr, t0.elapsed(), role);
-                self.give_back(conn);
-                Ok(replies)
+                Ok(Ok(replies))
             }
-            Err(e) => {
-                if self.cfg.mutant == Some(Mutant::KeepTimedOutConnection) {
-                    self.give_back(conn);
+            Err(Failure { error, behind_timeout }) => {
+                // A read failed only because another timed out before it is no verdict on the replica.
+                let stale = (pooled && surely_not_executed(&error)) || (behind_timeout && role == NodeRole::Replica);
+                if mux.is_closed() {
+                    self.unpool(&mux);
                 }
-                let stale = pooled && surely_not_executed(&e);
                 if stale {
-                    let mut st = self.lock();
-                    st.pools.remove(addr);
-                    if st.sticky.as_deref() == Some(addr) {
-                        st.sticky = None;
-                    }
+                    self.forget_sticky(addr);
                 }
-                Err((e, stale))
+                Ok(Err((error, stale)))
             }
         }
     }
@@ -436,7 +539,7 @@ impl Inner {
             match Conn::open(&self.cfg, &host, port, NodeRole::Replica).await {
                 Ok(conn) => {
                     if self.restore(&key) {
-                        self.give_back(conn);
+                        self.install(Mux::start(conn, self.limits()));
                     }
                 }
                 Err(e) => self.eject(&key, e.kind()),
@@ -445,9 +548,18 @@ impl Inner {
     }
 
     /// Routes one call (a command or a pipeline) through the policy, with retries on other nodes.
-    async fn route(&self, cmds: Vec<Vec<Bytes>>, read: bool, idempotent: bool) -> Result<(Vec<Reply>, String)> {
+    ///
+    /// Every wait is bounded by `deadline`. The common case, a request on a live pooled connection whose own
+    /// command timeout ends first, arms no timer of its own: the connection's timer covers it.
+    async fn route(
+        &self,
+        request: Request,
+        read: bool,
+        idempotent: bool,
+        deadline: Instant,
+    ) -> Result<(Vec<Reply>, String)> {
         if self.lock().master.is_none() {
-            self.discover().await?;
+            within(deadline, self.discover_if_unknown()).await??;
         }
         let policy = self.cfg.read_policy;
         let mut tried: Vec<String> = Vec::new();
@@ -464,7 +576,7 @@ impl Inner {
                     Some(r) => Target::Replica(r),
                     None => {
                         // Perhaps Sentinel knows better: ask once, then decide.
-                        if self.rediscover().await.is_ok()
+                        if within(deadline, self.rediscover()).await?.is_ok()
                             && let Some(r) = self.choose_replica_avoiding(&tried, &stale)
                         {
                             Target::Replica(r)
@@ -496,7 +608,7 @@ impl Inner {
                 self.emit(EventKind::ReplicaChosen { addr: addr.clone() });
             }
             let mut was_stale = false;
-            let failure = match self.run_on(&addr, role, &cmds).await {
+            let failure = match self.run_on(&addr, role, &request, deadline).await? {
                 Ok(replies) => {
                     let refusal = replies.iter().find_map(|r| match r {
                         Reply::Error(e) if ["LOADING", "MASTERDOWN", "READONLY"].iter().any(|p| e.starts_with(p)) => {
@@ -535,13 +647,13 @@ impl Inner {
                     self.eject(&addr, &reason);
                     tried.push(addr.clone());
                     if matches!(failure, Error::RoleMismatch { .. }) {
-                        let _ = self.rediscover().await;
+                        let _ = within(deadline, self.rediscover()).await?;
                     }
                 }
                 NodeRole::Master if was_stale => {}
                 NodeRole::Master => {
                     let retryable = idempotent || surely_not_executed(&failure) || matches!(failure, Error::Server(_));
-                    let _ = self.rediscover().await;
+                    let _ = within(deadline, self.rediscover()).await?;
                     if !retryable {
                         return Err(match failure {
                             Error::Io(e) => Error::MasterUnavailable(e),
@@ -549,7 +661,11 @@ impl Inner {
                         });
                     }
                     // Give Sentinel time to fail over before asking again.
-                    tokio::time::sleep(self.cfg.command_timeout.min(Duration::from_millis(100))).await;
+                    let pause = Instant::now() + self.cfg.command_timeout.min(Duration::from_millis(100));
+                    if pause >= deadline {
+                        return Err(Error::DeadlineExceeded);
+                    }
+                    tokio::time::sleep_until(pause).await;
                 }
             }
             if attempt > self.cfg.max_retries {
@@ -613,6 +729,7 @@ impl Client {
                 round_robin: 0,
                 rng: ChaCha8Rng::seed_from_u64(cfg.seed),
                 pools: BTreeMap::new(),
+                opening: BTreeMap::new(),
                 master_latency_us: 0,
                 last_discovery: None,
                 last_resort_at: None,
@@ -647,12 +764,9 @@ impl Client {
         Inner::usable_replicas(&self.inner.lock())
     }
 
-    async fn call(&self, cmds: Vec<Vec<Bytes>>, read: bool, idempotent: bool) -> Result<(Vec<Reply>, String)> {
+    async fn call(&self, request: Request, read: bool, idempotent: bool) -> Result<(Vec<Reply>, String)> {
         let deadline = Instant::now() + self.inner.cfg.call_deadline;
-        match tokio::time::timeout_at(deadline, self.inner.route(cmds, read, idempotent)).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::DeadlineExceeded),
-        }
+        self.inner.route(request, read, idempotent, deadline).await
     }
 
     /// Runs any command. Reads (by Redis's command flags) follow the read policy; everything else goes to the
@@ -683,8 +797,7 @@ impl Client {
             return Err(Error::Config("empty command".into()));
         };
         let read = is_read_only(name);
-        let cmd: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-        let (mut replies, addr) = self.call(vec![cmd], read, idempotent || read).await?;
+        let (mut replies, addr) = self.call(Request::one(args), read, idempotent || read).await?;
         match replies.pop() {
             Some(Reply::Error(e)) => Err(Error::Server(e)),
             Some(r) => Ok((r, addr)),
@@ -709,9 +822,8 @@ impl Client {
                 .iter()
                 .all(|c| c.first().is_some_and(|n| is_read_only(&String::from_utf8_lossy(n))));
         if transaction {
-            let mut all = vec![vec![Bytes::from_static(b"MULTI")]];
-            all.extend(cmds);
-            all.push(vec![Bytes::from_static(b"EXEC")]);
+            let (multi, exec) = (vec![Bytes::from_static(b"MULTI")], vec![Bytes::from_static(b"EXEC")]);
+            let all = Request::many(std::iter::once(&multi).chain(&cmds).chain(std::iter::once(&exec)));
             let (mut replies, _) = self.call(all, false, false).await?;
             return match replies.pop() {
                 Some(Reply::Array(items)) => Ok(items),
@@ -720,6 +832,6 @@ impl Client {
                 other => Err(Error::Protocol(format!("unexpected EXEC reply {other:?}"))),
             };
         }
-        self.call(cmds, read, read).await.map(|(r, _)| r)
+        self.call(Request::many(&cmds), read, read).await.map(|(r, _)| r)
     }
 }

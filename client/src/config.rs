@@ -42,8 +42,8 @@ pub enum Mutant {
     FallBackToMaster,
     /// A failed replica is neither remembered nor skipped, and the read is not retried (go-redis-like).
     NoEjection,
-    /// A connection whose request timed out goes back to the pool (and the slow replica is kept), so its late
-    /// reply answers the next request.
+    /// A request that timed out gives up its place in its connection's reply queue, but the connection is kept
+    /// (and the slow replica too), so its late reply answers the next request.
     KeepTimedOutConnection,
     /// The client keeps the first master it discovered: it ignores `+switch-master` and the master in later
     /// discoveries, so its writes never follow a failover.
@@ -86,8 +86,6 @@ pub struct ClientConfig {
     pub skip_flagged_replicas: bool,
     /// Skip replicas whose link to the master has been down longer than this (from Sentinel).
     pub max_replica_link_down: Option<Duration>,
-    /// Idle connections kept per node.
-    pub pool_size: usize,
     /// Password for Sentinels (`AUTH`), if they require one.
     pub sentinel_password: Option<String>,
     /// Username and password for data nodes.
@@ -122,7 +120,6 @@ impl Default for ClientConfig {
             subscriptions: 2,
             skip_flagged_replicas: true,
             max_replica_link_down: None,
-            pool_size: 8,
             sentinel_password: None,
             username: None,
             password: None,

@@ -1,8 +1,6 @@
 //! One connection to a data node, verified before use: authenticated, named, and its `ROLE` checked against
-//! what Sentinel said. A connection whose request failed or timed out is dropped, never reused, so a late
-//! reply can never be read as the answer to another request.
+//! what Sentinel said. Once verified, it is handed to [`crate::mux::Mux`], which shares it among callers.
 
-use bytes::Bytes;
 use redsim_resp::{Reply, RespConn};
 
 use crate::config::{ClientConfig, Mutant};
@@ -93,32 +91,8 @@ impl Conn {
         })
     }
 
-    /// Sends a command and reads its reply (error replies are returned as `Ok(Reply::Error)`).
-    pub(crate) async fn call(&mut self, args: &[Bytes]) -> Result<Reply> {
-        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
-        self.raw(&refs).await
-    }
-
-    /// Sends several commands at once and reads their replies in order.
-    pub(crate) async fn pipeline(&mut self, cmds: &[Vec<Bytes>]) -> Result<Vec<Reply>> {
-        let mut out = bytes::BytesMut::new();
-        for c in cmds {
-            let refs: Vec<&[u8]> = c.iter().map(|a| a.as_ref()).collect();
-            redsim_resp::encode_multibulk(&mut out, &refs);
-        }
-        self.inner
-            .send_raw(&out)
-            .await
-            .map_err(|e| Error::Io(format!("{}: {e}", self.addr)))?;
-        let mut replies = Vec::with_capacity(cmds.len());
-        for _ in cmds {
-            replies.push(
-                self.inner
-                    .read()
-                    .await
-                    .map_err(|e| Error::Io(format!("{}: {e}", self.addr)))?,
-            );
-        }
-        Ok(replies)
+    /// The address and the raw connection, for [`crate::mux::Mux`] to drive.
+    pub(crate) fn into_parts(self) -> (String, RespConn) {
+        (self.addr, self.inner)
     }
 }

@@ -14,8 +14,10 @@
 //!   error, and it does not wait for Sentinel's down-after to notice. With every replica ejected, a replica-only
 //!   read tries the one whose backoff ends first (at most one such try per 500 ms) before it gives up. Writes retry only when they surely did not
 //!   execute (refused, READONLY) or the caller marked them idempotent.
-//! - **Connections** are pooled, one request in flight per connection: a request that times out discards its
-//!   connection, so a late reply can never answer another request, and a slow command never delays others.
+//! - **Connections**: one per node, shared by every caller. Requests are pipelined on it and replies matched in
+//!   order; a request that times out discards the connection (failing the requests behind it at once), so a
+//!   late reply can never answer another request. Like any multiplexed connection, it is not for blocking
+//!   commands (`BLPOP`) or connection state (`SELECT`, `WATCH` outside a transaction).
 //! - **Determinism**: the network goes through `redsim_net::Net` (tokio TCP, or turmoil in simulations), time
 //!   only through `tokio::time`, randomness only from a seeded ChaCha generator, and routing decisions come out
 //!   as [`RoutingEvent`]s (a broadcast stream) and `tracing` events.
@@ -44,6 +46,7 @@ mod conn;
 mod discovery;
 mod error;
 mod events;
+mod mux;
 mod pipeline;
 mod typed;
 mod watcher;

@@ -561,3 +561,97 @@ fn replicas_whose_link_is_down_too_long_are_skipped() {
         .collect();
     assert!(last.iter().all(|n| n == "redis-3"), "{last:?}");
 }
+
+#[test]
+fn concurrent_callers_share_one_connection_and_each_gets_its_own_reply() {
+    let topo = Topology::default();
+    let mut sim = sim(41, Duration::from_secs(60));
+    let d = deploy(&mut sim, &topo);
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("mux", 8).read_policy(ReadPolicy::Master).build()?;
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                c.set(&format!("k{i}"), &format!("v{i}")).await?;
+                c.get(&format!("k{i}")).await
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let got = t.await.map_err(|e| e.to_string())??;
+            assert_eq!(got.as_deref(), Some(format!("v{i}").as_bytes()), "caller {i}");
+        }
+        Ok(())
+    });
+    sim.run().unwrap();
+    let sets = ran(&d.exec, "mux", "SET");
+    assert_eq!(sets.len(), 64);
+    assert!(
+        sets.iter().all(|e| e.client_id == sets[0].client_id),
+        "every caller's request went down one connection"
+    );
+    // Pipelined: all 64 arrived in one batch, so the node ran them in the same millisecond.
+    assert!(sets.iter().all(|e| e.time_ms == sets[0].time_ms), "{sets:?}");
+}
+
+#[test]
+fn a_timeout_discards_the_shared_connection_and_fails_the_requests_behind_it_at_once() {
+    let topo = Topology::default();
+    let mut sim = sim(42, Duration::from_secs(60));
+    let d = deploy(&mut sim, &topo);
+    let faults = Faults::default();
+    let f = faults.clone();
+    let outcome = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let out = outcome.clone();
+    sim.client("app", async move {
+        assert!(wait_discovery(&topo, 30 * SEC).await);
+        let c = client("mux", 9)
+            .read_policy(ReadPolicy::Master)
+            .command_timeout(Duration::from_millis(300))
+            .max_retries(0)
+            .build()?;
+        c.set("k", "before").await?;
+        let master = c.master_addr().unwrap_or_default();
+        let master_host = ["redis-1", "redis-2", "redis-3"]
+            .into_iter()
+            .find(|h| master.starts_with(&turmoil::lookup(*h).to_string()))
+            .unwrap_or("redis-1");
+        // The master is frozen for 1 s: eight requests wait behind the first one.
+        f.request(Fault::Hold(vec!["app".into()], vec![master_host.into()]));
+        let t0 = now_ms();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move { (i, c.get(&format!("k{i}")).await) }));
+        }
+        for t in tasks {
+            let (i, r) = t.await.map_err(|e| e.to_string())?;
+            out.borrow_mut().push((i, r.is_err(), now_ms() - t0));
+        }
+        f.request(Fault::Release(vec!["app".into()], vec![master_host.into()]));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // A new connection, and its replies are its own: "before", not a late reply of the frozen requests.
+        assert_eq!(c.get("k").await?.as_deref(), Some(&b"before"[..]));
+        Ok(())
+    });
+    run(&mut sim, &faults).unwrap();
+    let outcome = outcome.borrow();
+    assert_eq!(outcome.len(), 8);
+    assert!(outcome.iter().all(|(_, failed, _)| *failed), "{outcome:?}");
+    // All fail together at the first timeout (then a rediscovery and the 100 ms pause before giving up on a
+    // master), not one timeout after another.
+    let (first, last) = (outcome.iter().map(|o| o.2).min(), outcome.iter().map(|o| o.2).max());
+    assert!(
+        last.unwrap() - first.unwrap() <= 2 && last.unwrap() < 600,
+        "{outcome:?}"
+    );
+    let gets = ran(&d.exec, "mux", "GET");
+    let last = gets.last().unwrap();
+    assert!(
+        gets.iter()
+            .filter(|e| e.command[1] == "k")
+            .all(|e| e.client_id != gets[0].client_id),
+        "the last read used a new connection: {last:?}"
+    );
+}

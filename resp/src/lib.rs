@@ -28,7 +28,7 @@ mod server;
 pub use glob::glob_match;
 pub use reply::{Protocol, Reply, unknown_command};
 pub use request::{BULK_MAX_BYTES, ProtocolError, Request, RequestParser, encode_multibulk, parse_int, split_args};
-pub use resp_conn::{RespConn, decode_reply};
+pub use resp_conn::{RespConn, decode_reply, frame_len, take_reply};
 pub use server::{
     Handler, NewConnection, Outcome, Pending, PushSender, QUERY_BUFFER_LIMIT_BYTES, fmt_addr, serve_connection,
 };

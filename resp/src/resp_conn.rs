@@ -87,22 +87,31 @@ impl RespConn {
     }
 
     fn complete_frame_len(&self) -> io::Result<Option<usize>> {
-        let bad =
-            |e: redis_protocol::error::RedisProtocolError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
-        Ok(match self.protocol {
-            Protocol::Resp2 => redis_protocol::resp2::decode::decode(&self.buf)
-                .map_err(bad)?
-                .map(|(_, n)| n),
-            Protocol::Resp3 => redis_protocol::resp3::decode::complete::decode(&self.buf)
-                .map_err(bad)?
-                .map(|(_, n)| n),
-        })
+        frame_len(self.protocol, &self.buf)
+    }
+
+    /// Gives up the request/reply discipline: the stream, the bytes already read past the last reply, and the
+    /// protocol, for a caller that pipelines on its own (the client's multiplexed connection).
+    pub fn into_parts(self) -> (Stream, BytesMut, Protocol) {
+        (self.stream, self.buf, self.protocol)
     }
 
     /// Reads and decodes the next reply.
     pub async fn read(&mut self) -> io::Result<Reply> {
-        let raw = self.read_raw().await?;
-        decode_reply(self.protocol, &raw)
+        loop {
+            if let Some(reply) = take_reply(self.protocol, &mut self.buf)? {
+                return Ok(reply);
+            }
+            if self.buf.len() > REPLY_MAX_BYTES {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too large"));
+            }
+            let n = timeout(self.timeout, self.stream.read_buf(&mut self.buf))
+                .await
+                .map_err(|_| timed_out("read"))??;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+            }
+        }
     }
 
     /// Sends a command and reads its reply.
@@ -117,6 +126,32 @@ impl RespConn {
         self.send_raw(request).await?;
         self.read_raw().await
     }
+}
+
+/// The length of the first complete reply in `buf`, `None` while it is incomplete, or `InvalidData` when the
+/// bytes are not RESP.
+pub fn frame_len(protocol: Protocol, buf: &[u8]) -> io::Result<Option<usize>> {
+    let bad = |e: redis_protocol::error::RedisProtocolError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+    Ok(match protocol {
+        Protocol::Resp2 => redis_protocol::resp2::decode::decode(buf).map_err(bad)?.map(|(_, n)| n),
+        Protocol::Resp3 => redis_protocol::resp3::decode::complete::decode(buf)
+            .map_err(bad)?
+            .map(|(_, n)| n),
+    })
+}
+
+/// Removes the first complete reply from `buf` and decodes it without copying its payload: `None` while it is
+/// incomplete (nothing is removed), `InvalidData` when the bytes are not RESP.
+pub fn take_reply(protocol: Protocol, buf: &mut BytesMut) -> io::Result<Option<Reply>> {
+    let bad = |e: redis_protocol::error::RedisProtocolError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+    Ok(match protocol {
+        Protocol::Resp2 => redis_protocol::resp2::decode::decode_bytes_mut(buf)
+            .map_err(bad)?
+            .map(|(f, _, _)| from_resp2(f)),
+        Protocol::Resp3 => redis_protocol::resp3::decode::complete::decode_bytes_mut(buf)
+            .map_err(bad)?
+            .map(|(f, _, _)| from_resp3(f)),
+    })
 }
 
 /// Decodes one complete reply (as produced by a RESP server) into a [`Reply`].

@@ -114,7 +114,7 @@ pub enum Mutant {
     FallBackToMaster,
     /// Client: no memory of failed replicas and no retry (go-redis-like).
     NoEjection,
-    /// Client: a connection whose request timed out goes back to the pool.
+    /// Client: a request that timed out gives up its slot in the reply queue and the connection is kept.
     KeepTimedOutConnection,
     /// Sentinel: reconfigures nodes without CLIENT KILL.
     SkipClientKill,
