@@ -47,6 +47,24 @@ named! {
     manual_failover => "manual-failover",
 }
 
+#[test]
+fn concurrent_operations_share_a_client_pass_the_checkers_and_replay() {
+    // A replica fails under a reader with 16 operations in flight on one connection: the multiplexed
+    // connection's failure handling is checked by the same checkers as a single request's.
+    let mut s = scenarios::by_name("test3-crash").unwrap();
+    s.duration_ms = 20_000;
+    for c in s.clients.iter_mut().filter(|c| c.role == ClientRole::Reader) {
+        c.concurrency = 16;
+        c.interval_ms = 20;
+    }
+    let o = run(&s, 19);
+    assert!(o.passed(), "{}", failure_text(&o, &replay_command(&s, 19, None)));
+    let reads = o.history.ops.iter().filter(|op| op.client == "reader-1").count();
+    // One loop would manage about 20 s / 22 ms; sixteen do many times that.
+    assert!(reads > 8 * 20_000 / 22, "reader-1 ran {reads} reads");
+    assert_eq!(o.history.render(), redsim::run(&s, 19).unwrap().render());
+}
+
 /// The scenario with a mutant, and its verdict for `checker`; the same scenario without it passes.
 fn caught_by(mut s: Scenario, mutant: Mutant, checker: &str, seed: u64) {
     let clean = run(&s, seed);

@@ -54,6 +54,8 @@ const SENTINEL_EXPIRY_FAILURES: u32 = 10;
 pub(crate) struct State {
     pub sentinels: Vec<SentinelEntry>,
     pub master: Option<(String, u16)>,
+    /// The master as `host:port` (the pool's key), kept with `master` by [`State::set_master`].
+    pub master_key: Option<String>,
     pub replicas: BTreeMap<String, Replica>,
     pub sticky: Option<String>,
     pub round_robin: usize,
@@ -66,6 +68,15 @@ pub(crate) struct State {
     pub last_discovery: Option<Instant>,
     /// When a read last tried an ejected replica because none was usable (see [`EventKind::LastResort`]).
     pub last_resort_at: Option<Instant>,
+}
+
+impl State {
+    /// Records a new master; returns the previous one's `host:port`.
+    pub(crate) fn set_master(&mut self, master: (String, u16)) -> Option<String> {
+        self.master = Some(master);
+        let key = self.master.as_ref().map(|(h, p)| format!("{h}:{p}"));
+        std::mem::replace(&mut self.master_key, key)
+    }
 }
 
 pub(crate) struct Inner {
@@ -220,7 +231,7 @@ impl Inner {
                 st.pools.remove(&old);
             }
             st.pools.remove(&to);
-            st.master = Some(view.master.clone());
+            st.set_master(view.master.clone());
         }
         let before: Vec<String> = st.replicas.keys().cloned().collect();
         let mut next = BTreeMap::new();
@@ -387,14 +398,14 @@ impl Inner {
     }
 
     fn install(&self, mux: Mux) {
-        self.lock().pools.insert(mux.addr.clone(), mux);
+        self.lock().pools.insert(mux.addr.to_string(), mux);
     }
 
     /// Forgets `mux` if it is still the one pooled for its node.
     fn unpool(&self, mux: &Mux) {
         let mut st = self.lock();
-        if st.pools.get(&mux.addr).is_some_and(|m| m.same(mux)) {
-            st.pools.remove(&mux.addr);
+        if st.pools.get(&*mux.addr).is_some_and(|m| m.same(mux)) {
+            st.pools.remove(&*mux.addr);
         }
     }
 
@@ -597,11 +608,10 @@ impl Inner {
             let (addr, role) = match &target {
                 Target::Replica(a) => (a.clone(), NodeRole::Replica),
                 Target::Master => {
-                    let m = self.lock().master.clone();
-                    let Some((h, p)) = m else {
+                    let Some(key) = self.lock().master_key.clone() else {
                         return Err(Error::MasterUnavailable("unknown".into()));
                     };
-                    (format!("{h}:{p}"), NodeRole::Master)
+                    (key, NodeRole::Master)
                 }
             };
             if role == NodeRole::Replica {
@@ -724,6 +734,7 @@ impl Client {
             state: Mutex::new(State {
                 sentinels,
                 master: None,
+                master_key: None,
                 replicas: BTreeMap::new(),
                 sticky: None,
                 round_robin: 0,

@@ -13,6 +13,8 @@
 //! all wait the same time, so only the oldest one's deadline matters. A caller pays for no timer of its own.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -21,7 +23,7 @@ use redsim_net::Stream;
 use redsim_resp::{Protocol, Reply, take_reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Duration, Instant};
+use tokio::time::{Duration, Instant, Sleep};
 
 use crate::conn::Conn;
 use crate::error::Error;
@@ -34,6 +36,8 @@ const MAX_IN_FLIGHT: usize = 4096;
 const BATCH_MAX_BYTES: usize = 64 * 1024;
 /// Largest reply buffered before the connection is given up as broken.
 const REPLY_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Replies handed out before the woken callers get to send their next requests.
+const DELIVER_CHUNK: usize = 32;
 /// Room made in the read buffer before each read, so one read can take many replies.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -49,8 +53,7 @@ impl Request {
     /// One command.
     pub(crate) fn one(args: &[&str]) -> Request {
         let mut out = BytesMut::new();
-        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        redsim_resp::encode_multibulk(&mut out, &refs);
+        redsim_resp::encode_multibulk(&mut out, args);
         Request {
             bytes: out.freeze(),
             count: 1,
@@ -62,8 +65,7 @@ impl Request {
         let mut out = BytesMut::new();
         let mut count = 0;
         for c in cmds {
-            let refs: Vec<&[u8]> = c.iter().map(|a| a.as_ref()).collect();
-            redsim_resp::encode_multibulk(&mut out, &refs);
+            redsim_resp::encode_multibulk(&mut out, c);
             count += 1;
         }
         Request {
@@ -117,7 +119,8 @@ pub(crate) struct Limits {
 /// A handle on a node's multiplexed connection; clones share it.
 #[derive(Debug, Clone)]
 pub(crate) struct Mux {
-    pub addr: String,
+    /// `host:port`, shared: handles are cloned on every call.
+    pub addr: Arc<str>,
     jobs: mpsc::Sender<Job>,
     shared: Arc<Shared>,
 }
@@ -137,7 +140,11 @@ impl Mux {
             limits,
         };
         tokio::spawn(drive(link, rx, shared.clone()));
-        Mux { addr, jobs, shared }
+        Mux {
+            addr: addr.into(),
+            jobs,
+            shared,
+        }
     }
 
     /// Whether both handles drive the same connection.
@@ -194,154 +201,200 @@ struct Link {
     limits: Limits,
 }
 
-async fn drive(mut link: Link, mut jobs: mpsc::Receiver<Job>, shared: Arc<Shared>) {
-    let mut waiting: VecDeque<Waiting> = VecDeque::new();
-    let mut out = BytesMut::new();
-    let mut handles_left = true;
+async fn drive(link: Link, jobs: mpsc::Receiver<Job>, shared: Arc<Shared>) {
+    let mut driver = Driver {
+        link,
+        jobs,
+        waiting: VecDeque::new(),
+        out: BytesMut::new(),
+        handles_left: true,
+    };
     // Armed lazily: set to some earlier deadline, it fires, and is moved to the oldest request's.
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
-    let end = 'drive: loop {
-        // Replies already buffered (sent along with the verification, or in one read with others) go first.
-        if let Err(end) = deliver(&mut link, &mut waiting) {
-            break end;
-        }
-        if !handles_left && waiting.is_empty() {
-            break End::Released;
-        }
-        if link.buf.capacity() - link.buf.len() < READ_CHUNK_BYTES / 4 {
-            link.buf.reserve(READ_CHUNK_BYTES);
-        }
-        tokio::select! {
-            biased;
-            read = link.stream.read_buf(&mut link.buf) => match read {
-                Ok(0) => break End::Broken("connection closed".into()),
-                Ok(_) if link.buf.len() > REPLY_MAX_BYTES => break End::Protocol("reply too large".into()),
-                Ok(_) => {}
-                Err(e) => break End::Broken(e.to_string()),
-            },
-            _ = &mut timer, if !waiting.is_empty() => {
-                let now = Instant::now();
-                let oldest = waiting.front().map_or(now, |w| w.deadline);
-                if oldest > now {
-                    timer.as_mut().reset(oldest);
-                } else if link.limits.keep_timed_out {
-                    if let Some(w) = waiting.pop_front() {
-                        let _ = w.answer.send(Err(Failure {
-                            error: Error::Io(format!("{}: read timed out", link.addr)),
-                            behind_timeout: false,
-                        }));
-                    }
-                } else {
-                    break End::TimedOut;
-                }
-            },
-            job = jobs.recv(), if handles_left && waiting.len() < MAX_IN_FLIGHT => {
-                let Some(job) = job else {
-                    // Every handle is gone: finish what was sent, then close.
-                    handles_left = false;
-                    if waiting.is_empty() {
-                        break End::Released;
-                    }
-                    continue;
-                };
-                let deadline = Instant::now() + link.limits.command_timeout;
-                take(job, deadline, &mut out, &mut waiting);
-                while out.len() < BATCH_MAX_BYTES && waiting.len() < MAX_IN_FLIGHT {
-                    match jobs.try_recv() {
-                        Ok(job) => take(job, deadline, &mut out, &mut waiting),
-                        Err(_) => break,
-                    }
-                }
-                if out.is_empty() {
-                    continue;
-                }
-                // A write blocked by a peer that stopped reading is a timeout too.
-                let write = link.stream.write_all(&out);
-                tokio::pin!(write);
-                let written = loop {
-                    tokio::select! {
-                        biased;
-                        w = &mut write => break w,
-                        _ = &mut timer => {
-                            let oldest = waiting.front().map_or(deadline, |w| w.deadline);
-                            if oldest <= Instant::now() {
-                                break 'drive End::TimedOut;
-                            }
-                            timer.as_mut().reset(oldest);
-                        }
-                    }
-                };
-                out.clear();
-                if let Err(e) = written {
-                    break End::Broken(e.to_string());
-                }
-            }
-        }
+    let end = match driver.run(timer).await {
+        Ok(never) => match never {},
+        Err(end) => end,
     };
     shared.closed.store(true, Ordering::Release);
-    jobs.close();
-    let addr = &link.addr;
-    // Written requests may have run: the messages say "timed out" so the client treats them as ambiguous.
-    let (first, rest, behind_timeout) = match end {
-        End::Broken(e) | End::Protocol(e) => (format!("{addr}: {e}"), format!("{addr}: {e}"), false),
-        End::TimedOut => (
-            format!("{addr}: read timed out"),
-            format!("{addr}: discarded after a request on this connection timed out"),
-            true,
-        ),
-        End::Released => {
-            let why = format!("{addr}: connection closed");
-            (why.clone(), why, false)
+    driver.fail_all(end);
+}
+
+/// The task's state: the connection, the queue of callers, the waiting requests.
+struct Driver {
+    link: Link,
+    jobs: mpsc::Receiver<Job>,
+    waiting: VecDeque<Waiting>,
+    /// The next write, gathered from queued requests.
+    out: BytesMut,
+    /// Whether any [`Mux`] handle is left to send requests.
+    handles_left: bool,
+}
+
+impl Driver {
+    async fn run(&mut self, mut timer: Pin<&mut Sleep>) -> std::result::Result<Infallible, End> {
+        loop {
+            // Replies already buffered (sent along with the verification, or in one read with others) go out a
+            // chunk at a time. Between chunks the woken callers run and their next requests are written at once,
+            // so the server works on them while this side hands out the rest: both ends busy at the same time
+            // instead of taking turns over one big batch.
+            while self.deliver(DELIVER_CHUNK)? {
+                tokio::task::yield_now().await;
+                self.take_queued();
+                self.flush(timer.as_mut()).await?;
+            }
+            if !self.handles_left && self.waiting.is_empty() {
+                return Err(End::Released);
+            }
+            let buf = &mut self.link.buf;
+            if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
+                buf.reserve(READ_CHUNK_BYTES);
+            }
+            tokio::select! {
+                biased;
+                read = self.link.stream.read_buf(&mut self.link.buf) => match read {
+                    Ok(0) => return Err(End::Broken("connection closed".into())),
+                    Ok(_) if self.link.buf.len() > REPLY_MAX_BYTES => {
+                        return Err(End::Protocol("reply too large".into()));
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(End::Broken(e.to_string())),
+                },
+                _ = &mut timer, if !self.waiting.is_empty() => self.on_timer(timer.as_mut())?,
+                job = self.jobs.recv(), if self.handles_left && self.waiting.len() < MAX_IN_FLIGHT => match job {
+                    Some(job) => {
+                        self.take(job);
+                        self.take_queued();
+                        self.flush(timer.as_mut()).await?;
+                    }
+                    // Every handle is gone: finish what was sent, then close.
+                    None => self.handles_left = false,
+                },
+            }
         }
-    };
-    for (i, w) in waiting.into_iter().enumerate() {
-        let error = Error::Io(if i == 0 { first.clone() } else { rest.clone() });
-        let _ = w.answer.send(Err(Failure {
-            error,
-            behind_timeout: behind_timeout && i > 0,
-        }));
     }
-    // Requests queued but never written surely did not run.
-    while let Ok(job) = jobs.try_recv() {
-        let _ = job.answer.send(Err(Failure {
-            error: closed(addr),
-            behind_timeout: false,
-        }));
-    }
-}
 
-/// Appends a request to the outgoing batch and queues its slot, unless its caller has already given up.
-fn take(job: Job, deadline: Instant, out: &mut BytesMut, waiting: &mut VecDeque<Waiting>) {
-    if job.answer.is_closed() {
-        return;
+    /// The timer fired: the oldest request is overdue (the connection ends), or the timer is moved to it.
+    fn on_timer(&mut self, timer: Pin<&mut Sleep>) -> std::result::Result<(), End> {
+        let now = Instant::now();
+        let oldest = self.waiting.front().map_or(now, |w| w.deadline);
+        if oldest > now {
+            timer.reset(oldest);
+        } else if self.link.limits.keep_timed_out {
+            if let Some(w) = self.waiting.pop_front() {
+                let _ = w.answer.send(Err(Failure {
+                    error: Error::Io(format!("{}: read timed out", self.link.addr)),
+                    behind_timeout: false,
+                }));
+            }
+        } else {
+            return Err(End::TimedOut);
+        }
+        Ok(())
     }
-    out.extend_from_slice(&job.bytes);
-    waiting.push_back(Waiting {
-        replies: job.replies,
-        got: Vec::with_capacity(job.replies),
-        answer: job.answer,
-        deadline,
-    });
-}
 
-/// Hands every complete reply in the read buffer to the oldest waiting request.
-fn deliver(link: &mut Link, waiting: &mut VecDeque<Waiting>) -> std::result::Result<(), End> {
-    loop {
-        let reply = match take_reply(link.protocol, &mut link.buf) {
-            Ok(Some(r)) => r,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(End::Protocol(e.to_string())),
+    /// Appends a request to the next write and queues its slot, unless its caller has already given up.
+    fn take(&mut self, job: Job) {
+        if job.answer.is_closed() {
+            return;
+        }
+        self.out.extend_from_slice(&job.bytes);
+        self.waiting.push_back(Waiting {
+            replies: job.replies,
+            got: Vec::with_capacity(job.replies),
+            answer: job.answer,
+            deadline: Instant::now() + self.link.limits.command_timeout,
+        });
+    }
+
+    /// Takes every request already queued, within the batch and in-flight limits.
+    fn take_queued(&mut self) {
+        while self.handles_left && self.out.len() < BATCH_MAX_BYTES && self.waiting.len() < MAX_IN_FLIGHT {
+            match self.jobs.try_recv() {
+                Ok(job) => self.take(job),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Writes what was gathered. A write blocked by a peer that stopped reading is a timeout too.
+    async fn flush(&mut self, mut timer: Pin<&mut Sleep>) -> std::result::Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let write = self.link.stream.write_all(&self.out);
+        tokio::pin!(write);
+        let written = loop {
+            tokio::select! {
+                biased;
+                w = &mut write => break w,
+                _ = &mut timer => {
+                    let now = Instant::now();
+                    let oldest = self.waiting.front().map_or(now, |w| w.deadline);
+                    if oldest <= now {
+                        return Err(End::TimedOut);
+                    }
+                    timer.as_mut().reset(oldest);
+                }
+            }
         };
-        let Some(front) = waiting.front_mut() else {
-            return Err(End::Protocol(format!("unexpected reply {}", reply.summary())));
+        self.out.clear();
+        written.map_err(|e| End::Broken(e.to_string()))
+    }
+
+    /// Hands up to `limit` complete buffered replies to the oldest waiting requests. Returns whether it stopped
+    /// at the limit.
+    fn deliver(&mut self, limit: usize) -> std::result::Result<bool, End> {
+        for _ in 0..limit {
+            let reply = match take_reply(self.link.protocol, &mut self.link.buf) {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ok(false),
+                Err(e) => return Err(End::Protocol(e.to_string())),
+            };
+            let Some(front) = self.waiting.front_mut() else {
+                return Err(End::Protocol(format!("unexpected reply {}", reply.summary())));
+            };
+            front.got.push(reply);
+            if front.got.len() == front.replies
+                && let Some(done) = self.waiting.pop_front()
+            {
+                // A caller that gave up is simply not there to receive it.
+                let _ = done.answer.send(Ok(done.got));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Fails every request left when the connection ends.
+    fn fail_all(mut self, end: End) {
+        self.jobs.close();
+        let addr = &self.link.addr;
+        // Written requests may have run: the messages say "timed out" so the client treats them as ambiguous.
+        let (first, rest, behind_timeout) = match end {
+            End::Broken(e) | End::Protocol(e) => (format!("{addr}: {e}"), format!("{addr}: {e}"), false),
+            End::TimedOut => (
+                format!("{addr}: read timed out"),
+                format!("{addr}: discarded after a request on this connection timed out"),
+                true,
+            ),
+            End::Released => {
+                let why = format!("{addr}: connection closed");
+                (why.clone(), why, false)
+            }
         };
-        front.got.push(reply);
-        if front.got.len() == front.replies
-            && let Some(done) = waiting.pop_front()
-        {
-            // A caller that gave up is simply not there to receive it.
-            let _ = done.answer.send(Ok(done.got));
+        for (i, w) in self.waiting.drain(..).enumerate() {
+            let error = Error::Io(if i == 0 { first.clone() } else { rest.clone() });
+            let _ = w.answer.send(Err(Failure {
+                error,
+                behind_timeout: behind_timeout && i > 0,
+            }));
+        }
+        // Requests queued but never written surely did not run.
+        while let Ok(job) = self.jobs.try_recv() {
+            let _ = job.answer.send(Err(Failure {
+                error: closed(addr),
+                behind_timeout: false,
+            }));
         }
     }
 }

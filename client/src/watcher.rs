@@ -140,7 +140,7 @@ async fn listen(weak: &Weak<Inner>, host: &str, port: u16) {
                 let to = format!("{ip}:{p}");
                 let from = {
                     let mut st = inner.lock();
-                    let from = st.master.replace((ip, p)).map(|(h, p)| format!("{h}:{p}"));
+                    let from = st.set_master((ip, p));
                     if let Some(f) = &from {
                         st.pools.remove(f);
                     }

@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 fn requests(c: &mut Criterion) {
     let mut set = BytesMut::new();
-    encode_multibulk(&mut set, &[b"SET", b"key:000042", b"writer-1:1234:key:000042"]);
+    encode_multibulk(&mut set, &["SET", "key:000042", "writer-1:1234:key:000042"]);
     let set = set.freeze();
     c.bench_function("parse multibulk SET", |b| {
         let mut parser = RequestParser::new();

@@ -6,6 +6,10 @@
 //! - `default`: the default topology (1 master, 2 replicas, 3 Sentinels), a writer and two readers at about
 //!   100 operations a second each, a replica crash and a master failover, 60 simulated seconds after the
 //!   harness's 12 s warm-up: wall time, and simulated time over wall time.
+//! - `load`: the same under load, each reader offering 5,000 reads a second from concurrent loops sharing its
+//!   client: simulated client operations per wall second.
+//! - `floor`: nine hosts that only wait, for as long as the default scenario: the ceiling turmoil's fixed
+//!   ticks put on any simulation of that size.
 //! - `fuzz`: random default-topology schedules of 30 simulated seconds (plus warm-up), one after another on
 //!   one thread: schedules per second per core.
 //! - Both timed workloads run at the default 1 ms tick and at 10 ms, the coarsest a scenario may ask for
@@ -109,6 +113,98 @@ pub fn bench_default(runs: usize, tick_ms: u64) -> Result<Row, String> {
     })
 }
 
+/// Reads per second each reader of the `load` workload offers.
+pub const LOAD_READS_PER_S: u64 = 5_000;
+
+/// The `load` workload: the default scenario with each reader running enough concurrent operation loops (1 ms
+/// apart, sharing one client) to offer [`LOAD_READS_PER_S`] reads a second at this tick. A loop's operation
+/// takes about a round trip, two network latencies plus up to a tick each way.
+pub fn load_workload(tick_ms: u64) -> Scenario {
+    let mut s = default_workload();
+    s.name = "bench-load".into();
+    s.network.tick_ms = tick_ms;
+    let per_op_ms = 1 + 2 * (s.network.max_latency_ms + tick_ms);
+    let loops = (LOAD_READS_PER_S * per_op_ms).div_ceil(1000);
+    for c in s
+        .clients
+        .iter_mut()
+        .filter(|c| c.role == crate::scenario::ClientRole::Reader)
+    {
+        c.interval_ms = 1;
+        c.concurrency = (loops as u32).min(crate::scenario::CONCURRENCY_MAX);
+    }
+    s
+}
+
+/// Runs the `load` workload: simulated client operations per wall second.
+pub fn bench_load(runs: usize, tick_ms: u64) -> Result<Row, String> {
+    let scenario = load_workload(tick_ms);
+    let simulated_s = (WARMUP_MS + scenario.duration_ms) as f64 / 1000.0;
+    let (mut walls, mut rates, mut reads_per_s) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..runs.max(1) {
+        let start = Instant::now();
+        let outcome = report::run_checked(&scenario, 1 + i as u64)?;
+        let wall = start.elapsed().as_secs_f64();
+        if !outcome.passed() {
+            return Err(format!("the load scenario failed its checks with seed {}", 1 + i));
+        }
+        let ops = outcome.history.ops.len() as f64;
+        let reads = outcome.history.ops.iter().filter(|o| o.client == "reader-1").count() as f64;
+        walls.push(wall);
+        rates.push(ops / wall);
+        reads_per_s.push(reads / (scenario.duration_ms as f64 / 1000.0));
+    }
+    let loops = scenario.clients.iter().map(|c| c.concurrency).max().unwrap_or(1);
+    Ok(Row {
+        what: format!(
+            "(a2) default scenario under load, {simulated_s:.0} s simulated, {tick_ms} ms tick: 2 readers x {loops} \
+             loops, {:.0} reads/s each",
+            Spread::of(reads_per_s).median
+        ),
+        runs: walls.len(),
+        wall_s: Spread::of(walls),
+        figure: Spread::of(rates),
+        unit: "simulated ops/wall s".into(),
+    })
+}
+
+/// Hosts in the default scenario: 3 data nodes, 3 Sentinels, 3 clients.
+pub const DEFAULT_HOSTS: usize = 9;
+
+/// The ceiling turmoil's fixed ticks put on any scenario: `hosts` hosts doing nothing but wait, and a client
+/// that sleeps `simulated_s`. turmoil still steps every host every tick, so no scenario with that many hosts
+/// can run faster than this.
+pub fn bench_floor(runs: usize, tick_ms: u64, hosts: usize, simulated_s: u64) -> Result<Row, String> {
+    let mut walls = Vec::new();
+    for _ in 0..runs.max(1) {
+        let mut sim = turmoil::Builder::new()
+            .tick_duration(std::time::Duration::from_millis(tick_ms))
+            .simulation_duration(std::time::Duration::from_secs(simulated_s + 10))
+            .build();
+        for h in 0..hosts {
+            sim.host(format!("idle-{h}"), || async {
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+        }
+        sim.client("sleeper", async move {
+            tokio::time::sleep(std::time::Duration::from_secs(simulated_s)).await;
+            Ok(())
+        });
+        let start = Instant::now();
+        sim.run().map_err(|e| e.to_string())?;
+        walls.push(start.elapsed().as_secs_f64());
+    }
+    let ratios: Vec<f64> = walls.iter().map(|w| simulated_s as f64 / w).collect();
+    Ok(Row {
+        what: format!("(a0) ceiling: {hosts} idle hosts, {simulated_s} s simulated, {tick_ms} ms tick"),
+        runs: walls.len(),
+        wall_s: Spread::of(walls),
+        figure: Spread::of(ratios),
+        unit: "x real time".into(),
+    })
+}
+
 /// Runs `schedules` random default-topology schedules one after another, `runs` times.
 pub fn bench_fuzz(runs: usize, schedules: u64, tick_ms: u64) -> Result<Row, String> {
     let mut walls = Vec::new();
@@ -172,6 +268,24 @@ mod tests {
             }
         );
         assert_eq!(Spread::of(vec![4.0, 1.0, 2.0, 3.0]).median, 2.5);
+    }
+
+    #[test]
+    fn the_load_workload_offers_its_rate_at_every_tick() {
+        for tick_ms in [1, crate::scenario::TICK_MAX_MS] {
+            let s = load_workload(tick_ms);
+            s.validate().unwrap();
+            let readers: Vec<_> = s
+                .clients
+                .iter()
+                .filter(|c| c.role == crate::scenario::ClientRole::Reader)
+                .collect();
+            assert_eq!(readers.len(), 2);
+            // Each loop completes an operation about every 1 + 2 * (latency + tick) ms.
+            let per_op_ms = 1 + 2 * (s.network.max_latency_ms + tick_ms);
+            let offered = u64::from(readers[0].concurrency) * 1000 / per_op_ms;
+            assert!(offered >= LOAD_READS_PER_S, "{tick_ms} ms: {offered} reads/s");
+        }
     }
 
     #[test]

@@ -135,7 +135,7 @@ enum Command {
         /// Random schedules per run of the fuzz workload.
         #[arg(long, default_value_t = 10)]
         schedules: u64,
-        /// Only one workload: default, fuzz or memory.
+        /// Only one workload: default, load, floor, fuzz or memory.
         #[arg(long)]
         only: Option<String>,
     },
@@ -422,14 +422,21 @@ fn main() -> ExitCode {
             use redsim::bench;
             let want = |w: &str| only.as_deref().is_none_or(|o| o == w);
             if let Some(o) = only.as_deref()
-                && !["default", "fuzz", "memory"].contains(&o)
+                && !["default", "load", "floor", "fuzz", "memory"].contains(&o)
             {
-                return Err(format!("--only: '{o}' is not default, fuzz or memory"));
+                return Err(format!("--only: '{o}' is not default, load, floor, fuzz or memory"));
             }
             let mut rows = Vec::new();
             for tick_ms in [1, redsim::scenario::TICK_MAX_MS] {
+                if want("floor") {
+                    let simulated_s = (redsim::runner::WARMUP_MS + bench::default_workload().duration_ms) / 1000;
+                    rows.push(bench::bench_floor(runs, tick_ms, bench::DEFAULT_HOSTS, simulated_s)?);
+                }
                 if want("default") {
                     rows.push(bench::bench_default(runs, tick_ms)?);
+                }
+                if want("load") {
+                    rows.push(bench::bench_load(runs, tick_ms)?);
                 }
                 if want("fuzz") {
                     rows.push(bench::bench_fuzz(runs, schedules, tick_ms)?);

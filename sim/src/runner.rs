@@ -1,6 +1,6 @@
 //! Runs a scenario on turmoil from one seed and returns its [`History`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -445,11 +445,49 @@ async fn workload(
             evs.borrow_mut().push((now_ms(), name.clone(), e.kind));
         }
     });
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut seq = 0u64;
+    // Loop 0 is the whole workload of a client with concurrency 1; the others share its client (and so its
+    // connections) and its sequence numbers, which keep written values unique.
+    let seq = Rc::new(Cell::new(0u64));
+    let spec = Rc::new(spec);
+    for i in 1..spec.concurrency {
+        let rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        let run = operations(
+            spec.clone(),
+            client.clone(),
+            rng,
+            keys,
+            duration_ms,
+            seq.clone(),
+            ops.clone(),
+        );
+        tokio::task::spawn_local(run);
+    }
+    operations(
+        spec,
+        client,
+        ChaCha8Rng::seed_from_u64(seed),
+        keys,
+        duration_ms,
+        seq,
+        ops,
+    )
+    .await;
+}
+
+/// One loop of operations: a random key, a write or a read, its record, a pause.
+async fn operations(
+    spec: Rc<ClientSpec>,
+    client: Client,
+    mut rng: ChaCha8Rng,
+    keys: u32,
+    duration_ms: u64,
+    next_seq: Rc<Cell<u64>>,
+    ops: Rc<RefCell<Vec<Op>>>,
+) {
     let end = WARMUP_MS + duration_ms;
     while now_ms() < end {
-        seq += 1;
+        let seq = next_seq.get() + 1;
+        next_seq.set(seq);
         let key = format!("k{}", rng.random_range(0..keys));
         let invoke_ms = now_ms();
         let (kind, written, result) = match spec.role {

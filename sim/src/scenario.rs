@@ -176,7 +176,18 @@ pub struct ClientSpec {
     pub interval_ms: u64,
     /// Per-command timeout.
     pub timeout_ms: u64,
+    /// Operation loops sharing the client (and its connections), each pausing `interval_ms` after its
+    /// operation: load beyond one request in flight.
+    #[serde(default = "one")]
+    pub concurrency: u32,
 }
+
+fn one() -> u32 {
+    1
+}
+
+/// Most operation loops one client may run.
+pub const CONCURRENCY_MAX: u32 = 256;
 
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +223,7 @@ impl Default for Scenario {
             selection: "sticky".into(),
             interval_ms: 100,
             timeout_ms: 500,
+            concurrency: 1,
         };
         Scenario {
             name: "default".into(),
@@ -285,6 +297,12 @@ impl Scenario {
                 return Err(format!(
                     "client {}: interval_ms and timeout_ms must be above zero",
                     c.name
+                ));
+            }
+            if !(1..=CONCURRENCY_MAX).contains(&c.concurrency) {
+                return Err(format!(
+                    "client {}: concurrency {} must be between 1 and {CONCURRENCY_MAX}",
+                    c.name, c.concurrency
                 ));
             }
         }
@@ -387,6 +405,7 @@ impl FromStr for Scenario {
                         selection: "sticky".into(),
                         interval_ms: 100,
                         timeout_ms: 500,
+                        concurrency: 1,
                     };
                     for w in settings {
                         let (k, v) = kv(w).map_err(err)?;
@@ -395,6 +414,7 @@ impl FromStr for Scenario {
                             "selection" => c.selection = v.into(),
                             "interval_ms" => c.interval_ms = num(k, v).map_err(err)?,
                             "timeout_ms" => c.timeout_ms = num(k, v).map_err(err)?,
+                            "concurrency" => c.concurrency = num(k, v).map_err(err)?,
                             _ => return Err(err(format!("unknown client setting '{k}'"))),
                         }
                     }
@@ -447,11 +467,15 @@ impl fmt::Display for Scenario {
                 ClientRole::Writer => "writer",
                 ClientRole::Reader => "reader",
             };
-            writeln!(
+            write!(
                 f,
                 "client {} {role} policy={} selection={} interval_ms={} timeout_ms={}",
                 c.name, c.policy, c.selection, c.interval_ms, c.timeout_ms
             )?;
+            if c.concurrency != 1 {
+                write!(f, " concurrency={}", c.concurrency)?;
+            }
+            writeln!(f)?;
         }
         if let Some(m) = self.mutant {
             writeln!(f, "mutant {}", m.name())?;
@@ -477,6 +501,7 @@ mod tests {
         };
         s.topology.priorities = vec![0, 100];
         s.network.tick_ms = 10;
+        s.clients[1].concurrency = 16;
         s.schedule = vec![
             TimedFault {
                 at_ms: 100,
@@ -520,6 +545,12 @@ mod tests {
                 .parse::<Scenario>()
                 .unwrap_err()
                 .contains("tick_ms 11 must be between 1 and 10")
+        );
+        assert!(
+            "client r reader concurrency=0"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("concurrency 0 must be between 1 and 256")
         );
         assert!(
             "mutant nope"

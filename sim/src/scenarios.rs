@@ -34,6 +34,7 @@ fn reader(name: &str, selection: &str, policy: &str) -> ClientSpec {
         selection: selection.into(),
         interval_ms: 100,
         timeout_ms: 500,
+        concurrency: 1,
     }
 }
 
