@@ -78,6 +78,9 @@ struct Node {
     id: NodeId,
     port: u16,
     process: Process,
+    /// How it was started, for [`Cluster::restart`].
+    program: std::path::PathBuf,
+    args: Vec<String>,
 }
 
 /// A running deployment; dropping it kills every process and removes its directory.
@@ -204,7 +207,13 @@ impl Cluster {
     fn spawn(&mut self, id: NodeId, port: u16, program: &std::path::Path, args: &[String]) -> io::Result<()> {
         let log = self.scratch.path().join(format!("{id}.log"));
         let process = Process::spawn(id, program, args, &log)?;
-        self.nodes.push(Node { id, port, process });
+        self.nodes.push(Node {
+            id,
+            port,
+            process,
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+        });
         Ok(())
     }
 
@@ -338,6 +347,16 @@ impl Cluster {
     /// SIGKILL a node: gone, its port refuses connections.
     pub fn kill(&mut self, id: &str) {
         self.node_mut(id).process.kill();
+    }
+
+    /// Starts a node again as it was first started (same port, same configuration; a real Sentinel keeps what
+    /// it wrote to its file), killing it first if it still runs. Its log goes on in the same file.
+    pub fn restart(&mut self, id: &str) -> io::Result<()> {
+        let log = self.scratch.path().join(format!("{id}.log"));
+        let node = self.node_mut(id);
+        node.process.kill();
+        node.process = Process::spawn(node.id, &node.program, &node.args, &log)?;
+        Ok(())
     }
 
     /// SIGSTOP a node.

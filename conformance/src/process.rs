@@ -129,7 +129,8 @@ pub struct Process {
 impl Process {
     /// Starts `program args...` with its output in `log` (a file in the scratch directory).
     pub fn spawn(name: &str, program: &Path, args: &[String], log: &Path) -> io::Result<Process> {
-        let out = std::fs::File::create(log)?;
+        // Appending: a restarted process goes on in its first log.
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
         let err = out.try_clone()?;
         let child = Command::new(program)
             .args(args)
