@@ -65,6 +65,34 @@ fn concurrent_operations_share_a_client_pass_the_checkers_and_replay() {
     assert_eq!(o.history.render(), redsim::run(&s, 19).unwrap().render());
 }
 
+#[test]
+fn callers_piling_up_behind_a_promoted_replica_dial_it_once_each_time_not_once_each() {
+    // The master crashes and a replica is promoted while 64 reads per reader are in flight. Every read that
+    // picked the promoted node queues for its connection; one dial finds it is a master now and the others
+    // share that answer. (They used to dial one after another, and at equal deadlines all in one tick: 120
+    // connection attempts at once overflowed the node's accept queue and turmoil panicked.)
+    let mut s: Scenario = "scenario pile-up\nduration_ms 20000\nstable_ms 8000\nnetwork latency_ms=1..1 tick_ms=10\n\
+                           at 5000 crash(redis-1)\nat 14000 restart(redis-1)"
+        .parse()
+        .unwrap();
+    for c in s.clients.iter_mut().filter(|c| c.role == ClientRole::Reader) {
+        c.concurrency = 64;
+        c.interval_ms = 1;
+    }
+    let o = run(&s, 2);
+    assert!(o.passed(), "{}", failure_text(&o, &replay_command(&s, 2, None)));
+    for reader in ["reader-1", "reader-2"] {
+        let mut dials: std::collections::BTreeMap<&str, usize> = Default::default();
+        for e in o.history.exec.iter().filter(|e| {
+            e.client_name.as_deref() == Some(reader)
+                && e.command.first().is_some_and(|c| c.eq_ignore_ascii_case("client"))
+        }) {
+            *dials.entry(e.node.as_str()).or_default() += 1;
+        }
+        assert!(dials.values().all(|n| *n <= 16), "{reader} dialled {dials:?}");
+    }
+}
+
 /// The scenario with a mutant, and its verdict for `checker`; the same scenario without it passes.
 fn caught_by(mut s: Scenario, mutant: Mutant, checker: &str, seed: u64) {
     let clean = run(&s, seed);

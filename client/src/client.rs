@@ -48,6 +48,10 @@ pub(crate) struct SentinelEntry {
     pub failures: u32,
 }
 
+/// One node's connection opening: held by the caller dialling, with the last failure for the callers that
+/// waited on it.
+pub(crate) type OpenGate = Arc<tokio::sync::Mutex<Option<(Instant, Error)>>>;
+
 /// Learned Sentinels failing this many queries in a row are forgotten.
 const SENTINEL_EXPIRY_FAILURES: u32 = 10;
 
@@ -62,8 +66,8 @@ pub(crate) struct State {
     pub rng: ChaCha8Rng,
     /// One shared connection per node (`host:port`).
     pub pools: BTreeMap<String, Mux>,
-    /// Held while a connection to that node is being opened.
-    pub opening: BTreeMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// Held while a connection to that node is being opened, with the last failed attempt (when, and why).
+    pub opening: BTreeMap<String, OpenGate>,
     pub master_latency_us: u64,
     pub last_discovery: Option<Instant>,
     /// When a read last tried an ejected replica because none was usable (see [`EventKind::LastResort`]).
@@ -353,19 +357,47 @@ impl Inner {
     }
 
     /// Opens (and verifies) the node's shared connection, which no pool holds. Returns it and `false` (it was
-    /// not pooled); `Err((_, false))`: the node failed.
-    async fn open_shared(&self, addr: &str, role: NodeRole) -> std::result::Result<(Mux, bool), (Error, bool)> {
-        // One caller opens it; the others wait for that one instead of each dialling the node.
+    /// not pooled); `Ok(Err((_, false)))`: the node failed; `Err`: the call's deadline passed.
+    ///
+    /// One caller dials; the others wait for it and share its outcome, a failure included: callers that pile
+    /// up behind a dead or mis-roled node cost it one connection attempt, not one each.
+    async fn open_shared(
+        &self,
+        addr: &str,
+        role: NodeRole,
+        deadline: Instant,
+    ) -> Result<std::result::Result<(Mux, bool), (Error, bool)>> {
+        let asked = Instant::now();
         let gate = self.lock().opening.entry(addr.to_string()).or_default().clone();
-        let _one = gate.lock().await;
+        let mut last_failure = gate.lock().await;
         if let Pooled::Live(m) = self.pooled(addr) {
-            return Ok((m, false));
+            return Ok(Ok((m, false)));
         }
-        let (host, port) = crate::config::parse_addr(addr).map_err(|e| (e, false))?;
-        let conn = Conn::open(&self.cfg, &host, port, role).await.map_err(|e| (e, false))?;
-        let mux = Mux::start(conn, self.limits());
-        self.install(mux.clone());
-        Ok((mux, false))
+        if let Some((at, e)) = &*last_failure
+            && *at >= asked
+        {
+            return Ok(Err((e.clone(), false)));
+        }
+        // A waiter whose deadline passed while it queued must not dial: its connection would outlive it.
+        if Instant::now() >= deadline {
+            return Err(Error::DeadlineExceeded);
+        }
+        let (host, port) = match crate::config::parse_addr(addr) {
+            Ok(hp) => hp,
+            Err(e) => return Ok(Err((e, false))),
+        };
+        match Conn::open(&self.cfg, &host, port, role).await {
+            Ok(conn) => {
+                *last_failure = None;
+                let mux = Mux::start(conn, self.limits());
+                self.install(mux.clone());
+                Ok(Ok((mux, false)))
+            }
+            Err(e) => {
+                *last_failure = Some((Instant::now(), e.clone()));
+                Ok(Err((e, false)))
+            }
+        }
     }
 
     /// The pooled connection to `addr`. A connection the server closed since its last use (a reconfiguration's
@@ -435,7 +467,7 @@ impl Inner {
         let opened = match self.pooled(addr) {
             Pooled::Live(m) => Ok((m, true)),
             Pooled::Ended => Err((Error::Io(format!("{addr}: connection closed")), true)),
-            Pooled::None => within(deadline, self.open_shared(addr, role)).await?,
+            Pooled::None => within(deadline, self.open_shared(addr, role, deadline)).await??,
         };
         let (mux, pooled) = match opened {
             Ok(found) => found,

@@ -124,6 +124,12 @@ impl ExecLog {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).entries.clone()
     }
 
+    /// Moves every entry out, leaving the log empty (numbering goes on): the harness's way to read a finished
+    /// run's log without holding two copies of it.
+    pub fn take(&self) -> Vec<LogEntry> {
+        std::mem::take(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()).entries)
+    }
+
     /// How many entries were not kept because the log was full.
     pub fn dropped(&self) -> u64 {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).dropped

@@ -89,6 +89,14 @@ const CONTROL_HOST: &str = "ctl";
 
 /// Runs a scenario from a seed.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
+    run_with_log_limit(scenario, seed, EXEC_LOG_LIMIT)
+}
+
+/// Most commands the data nodes' shared log keeps in one run. Every checker reads the whole log (a write no
+/// node executed is a violation), so a run that outgrows it has no verdict and [`run`] says so.
+pub const EXEC_LOG_LIMIT: usize = 2_000_000;
+
+fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Result<History, String> {
     scenario.validate()?;
     let mut builder = turmoil::Builder::new();
     if scenario.network.random_order {
@@ -121,6 +129,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
             repl_ping_replica_period_s: 2,
             seed: derive(seed, &name),
             replica_read_only: scenario.mutant != Some(Mutant::BlindMaster),
+            log_limit,
             ..Config::default()
         };
         let (s, log) = (slot.clone(), exec.clone());
@@ -239,6 +248,14 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
         }
     }
     let end_ms = sim.elapsed().as_millis() as u64;
+    if exec.dropped() > 0 {
+        return Err(format!(
+            "the data nodes' command log filled up at {} commands ({} more were not kept), so the checkers \
+             cannot judge this run: shorten the scenario or lower its load",
+            exec.len(),
+            exec.dropped()
+        ));
+    }
     let mut ops = ops.borrow().clone();
     ops.sort_by_key(|o| (o.complete_ms, o.invoke_ms));
     let hist = History {
@@ -258,7 +275,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
                 o
             })
             .collect(),
-        exec: exec.entries(),
+        exec: exec.take(),
         sentinel_events: events.events(),
         client_events: client_events.borrow().clone(),
         faults: applied,
@@ -517,5 +534,24 @@ async fn operations(
             served_by,
         });
         tokio::time::sleep(Duration::from_millis(spec.interval_ms)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_outgrows_the_command_log_has_no_verdict() {
+        let s = Scenario {
+            duration_ms: 2_000,
+            ..Scenario::default()
+        };
+        // The run logs about 340 commands.
+        match run_with_log_limit(&s, 1, 100) {
+            Err(e) => assert!(e.contains("command log filled up at 100 commands"), "{e}"),
+            Ok(h) => panic!("a full log gave a history of {} commands", h.exec.len()),
+        }
+        assert!(run_with_log_limit(&s, 1, EXEC_LOG_LIMIT).is_ok());
     }
 }
