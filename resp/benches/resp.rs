@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, criterion_group, criterion_main};
-use redsim_resp::{Protocol, Reply, RequestParser, decode_reply, encode_multibulk};
+use redsim_resp::{Protocol, Reply, RequestParser, decode_reply, encode_multibulk, take_reply};
 use std::hint::black_box;
 
 fn requests(c: &mut Criterion) {
@@ -33,6 +33,14 @@ fn requests(c: &mut Criterion) {
                 n += 1;
             }
             assert_eq!(n, 16);
+        })
+    });
+    // What the client does for every call, and a master for every write it propagates to its replicas.
+    c.bench_function("encode multibulk SET", |b| {
+        b.iter(|| {
+            let mut out = BytesMut::new();
+            encode_multibulk(&mut out, black_box(&["SET", "key:000042", "writer-1:1234:key:000042"]));
+            black_box(out)
         })
     });
     c.bench_function("parse inline PING", |b| {
@@ -69,6 +77,23 @@ fn replies(c: &mut Criterion) {
     let ok = Reply::ok().to_bytes(Protocol::Resp2);
     c.bench_function("decode +OK", |b| {
         b.iter(|| black_box(decode_reply(Protocol::Resp2, &ok).expect("valid")))
+    });
+    // The client's multiplexed connection: 32 replies taken off one read buffer, without copying payloads.
+    let mut batch = BytesMut::new();
+    for _ in 0..32 {
+        batch.extend_from_slice(&bulk.to_bytes(Protocol::Resp2));
+    }
+    let batch = batch.freeze();
+    c.bench_function("take 32 bulk replies from one read", |b| {
+        b.iter(|| {
+            let mut buf = BytesMut::from(&batch[..]);
+            let mut n = 0;
+            while let Some(r) = take_reply(Protocol::Resp2, &mut buf).expect("valid") {
+                black_box(r);
+                n += 1;
+            }
+            assert_eq!(n, 32);
+        })
     });
 }
 
