@@ -39,6 +39,21 @@ fn start(rt: &Runtime, name: &str, master: Option<u16>) -> Node {
     node
 }
 
+fn connect(rt: &Runtime, node: &Node) -> RespConn {
+    rt.block_on(RespConn::connect(
+        Net::Tokio,
+        "127.0.0.1",
+        node.port(),
+        Duration::from_secs(5),
+    ))
+    .expect("connect")
+}
+
+/// 256 SETs of distinct keys, as a writer sends them.
+fn sets() -> BytesMut {
+    pipeline(|i| vec!["SET".into(), format!("key:{i:06}"), format!("writer-1:{i}:key:{i:06}")])
+}
+
 fn pipeline(args: impl Fn(usize) -> Vec<String>) -> BytesMut {
     let mut out = BytesMut::new();
     for i in 0..BATCH {
@@ -57,15 +72,8 @@ async fn round_trip(conn: &mut RespConn, request: &[u8]) {
 fn dispatch(c: &mut Criterion) {
     let rt = runtime();
     let node = start(&rt, "bench-master", None);
-    let mut conn = rt
-        .block_on(RespConn::connect(
-            Net::Tokio,
-            "127.0.0.1",
-            node.port(),
-            Duration::from_secs(5),
-        ))
-        .expect("connect");
-    let sets = pipeline(|i| vec!["SET".into(), format!("key:{i:06}"), format!("writer-1:{i}:key:{i:06}")]);
+    let mut conn = connect(&rt, &node);
+    let sets = sets();
     let gets = pipeline(|i| vec!["GET".into(), format!("key:{i:06}")]);
     let mut group = c.benchmark_group("fake node");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -87,15 +95,8 @@ fn replication(c: &mut Criterion) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
-    let mut conn = rt
-        .block_on(RespConn::connect(
-            Net::Tokio,
-            "127.0.0.1",
-            master.port(),
-            Duration::from_secs(5),
-        ))
-        .expect("connect");
-    let sets = pipeline(|i| vec!["SET".into(), format!("key:{i:06}"), format!("writer-1:{i}:key:{i:06}")]);
+    let mut conn = connect(&rt, &master);
+    let sets = sets();
     let mut group = c.benchmark_group("replication");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.bench_function("256 SETs until the replica has them", |b| {

@@ -71,23 +71,26 @@ impl RespConn {
     /// Reads the exact bytes of the next complete reply.
     pub async fn read_raw(&mut self) -> io::Result<Bytes> {
         loop {
-            if let Some(len) = self.complete_frame_len()? {
+            if let Some(len) = frame_len(self.protocol, &self.buf)? {
                 return Ok(self.buf.split_to(len).freeze());
             }
-            if self.buf.len() > REPLY_MAX_BYTES {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too large"));
-            }
-            let n = timeout(self.timeout, self.stream.read_buf(&mut self.buf))
-                .await
-                .map_err(|_| timed_out("read"))??;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
-            }
+            self.fill().await?;
         }
     }
 
-    fn complete_frame_len(&self) -> io::Result<Option<usize>> {
-        frame_len(self.protocol, &self.buf)
+    /// Reads more bytes into the buffer, within the timeout: an error at the end of the stream or when an
+    /// incomplete reply has grown past [`REPLY_MAX_BYTES`].
+    async fn fill(&mut self) -> io::Result<()> {
+        if self.buf.len() > REPLY_MAX_BYTES {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too large"));
+        }
+        let n = timeout(self.timeout, self.stream.read_buf(&mut self.buf))
+            .await
+            .map_err(|_| timed_out("read"))??;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+        }
+        Ok(())
     }
 
     /// Gives up the request/reply discipline: the stream, the bytes already read past the last reply, and the
@@ -102,15 +105,7 @@ impl RespConn {
             if let Some(reply) = take_reply(self.protocol, &mut self.buf)? {
                 return Ok(reply);
             }
-            if self.buf.len() > REPLY_MAX_BYTES {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too large"));
-            }
-            let n = timeout(self.timeout, self.stream.read_buf(&mut self.buf))
-                .await
-                .map_err(|_| timed_out("read"))??;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
-            }
+            self.fill().await?;
         }
     }
 
