@@ -28,6 +28,8 @@ pub struct FuzzConfig {
     pub max_faults: usize,
     /// A mutant, to check that the campaign catches it.
     pub mutant: Option<Mutant>,
+    /// turmoil's step for every case (`None`: the scenario's default, 1 ms).
+    pub tick_ms: Option<u64>,
     /// Most simulations spent shrinking one violation.
     pub shrink_steps: usize,
     /// How many failing cases are shrunk (the first ones by index; the others are listed with their seed).
@@ -49,6 +51,7 @@ impl Default for FuzzConfig {
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             max_faults: 4,
             mutant: None,
+            tick_ms: None,
             shrink_steps: 80,
             max_shrunk: 3,
             progress: false,
@@ -100,12 +103,16 @@ pub struct Failing {
     pub first: String,
 }
 
-/// The scenario a case runs as, with the campaign's mutant (if any) switched on.
-pub fn scenario_of(case: &Case, mutant: Option<Mutant>) -> Scenario {
-    Scenario {
-        mutant,
+/// The scenario a case runs as, with the campaign's mutant (if any) switched on and its tick (if set).
+pub fn scenario_of(case: &Case, cfg: &FuzzConfig) -> Scenario {
+    let mut s = Scenario {
+        mutant: cfg.mutant,
         ..case.scenario()
+    };
+    if let Some(t) = cfg.tick_ms {
+        s.network.tick_ms = t;
     }
+    s
 }
 
 /// Runs a campaign.
@@ -140,7 +147,7 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
                             return;
                         }
                     };
-                    let outcome = match report::run_checked(&scenario_of(&case, cfg.mutant), case.seed) {
+                    let outcome = match report::run_checked(&scenario_of(&case, cfg), case.seed) {
                         Ok(o) => o,
                         Err(e) => {
                             *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("case {index}: {e}"));
@@ -214,11 +221,10 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
 fn shrink_case(cfg: &FuzzConfig, index: u64) -> Result<Found, String> {
     let tree = generate::case_tree(cfg.seed, index, cfg.max_faults)?;
     let original = tree.current();
-    let mutant = cfg.mutant;
     let (shrunk, steps) = generate::shrink(tree, cfg.shrink_steps, |c| {
-        report::run_checked(&scenario_of(c, mutant), c.seed).is_ok_and(|o| !o.passed())
+        report::run_checked(&scenario_of(c, cfg), c.seed).is_ok_and(|o| !o.passed())
     });
-    let outcome = report::run_checked(&scenario_of(&shrunk, mutant), shrunk.seed)?;
+    let outcome = report::run_checked(&scenario_of(&shrunk, cfg), shrunk.seed)?;
     Ok(Found {
         index,
         original,
@@ -239,5 +245,21 @@ mod tests {
             ..FuzzConfig::default()
         };
         assert!(fuzz(&cfg).unwrap_err().contains("not a valid shard"));
+    }
+
+    #[test]
+    fn a_campaign_s_tick_and_mutant_reach_every_case() {
+        let case = generate::case_tree(7, 3, 4).unwrap().current();
+        let plain = scenario_of(&case, &FuzzConfig::default());
+        assert_eq!((plain.network.tick_ms, plain.mutant), (1, None));
+        let cfg = FuzzConfig {
+            tick_ms: Some(10),
+            mutant: Some(Mutant::NoEjection),
+            ..FuzzConfig::default()
+        };
+        let s = scenario_of(&case, &cfg);
+        assert_eq!((s.network.tick_ms, s.mutant), (10, Some(Mutant::NoEjection)));
+        // The written case replays as it ran.
+        assert_eq!(s.to_string().parse::<Scenario>().unwrap(), s);
     }
 }

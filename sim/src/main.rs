@@ -106,6 +106,9 @@ enum Command {
         /// Stop at the first failing case (cases before it still run, so the one shrunk does not depend on timing).
         #[arg(long)]
         stop_at_first: bool,
+        /// turmoil's step for every case, 1 to 10 ms (default: 1).
+        #[arg(long)]
+        tick_ms: Option<u64>,
     },
     /// Bounded exhaustive exploration: every schedule of up to K faults (crash, pause, isolation of each data
     /// node) on a grid of start times, on the default topology. Exits 1 on a counterexample.
@@ -304,6 +307,7 @@ fn main() -> ExitCode {
             out,
             max_shrunk,
             stop_at_first,
+            tick_ms,
         } => (|| {
             let parsed = shard
                 .split_once('/')
@@ -321,8 +325,17 @@ fn main() -> ExitCode {
                 progress: true,
                 stop_at_first,
                 max_shrunk,
+                tick_ms,
                 ..Default::default()
             };
+            if let Some(t) = tick_ms
+                && !(1..=redsim::scenario::TICK_MAX_MS).contains(&t)
+            {
+                return Err(format!(
+                    "--tick-ms {t} must be between 1 and {}",
+                    redsim::scenario::TICK_MAX_MS
+                ));
+            }
             if let Some(t) = threads {
                 cfg.threads = t.max(1);
             }
@@ -352,7 +365,7 @@ fn main() -> ExitCode {
                 write_timeline(&f.outcome, &out.join(format!("redsim-shrunk-{}.svg", f.shrunk.seed)));
                 // The case as generated, too: a shrunk case may fail in another way than the original did.
                 let original = out.join(format!("redsim-case-{}.scn", f.original.seed));
-                let text = redsim::fuzz::scenario_of(&f.original, cfg.mutant).to_string();
+                let text = redsim::fuzz::scenario_of(&f.original, &cfg).to_string();
                 std::fs::write(&original, text).map_err(|e| format!("{}: {e}", original.display()))?;
                 println!(
                     "\ncase {} failed (as generated: {}); shrunk in {} runs from {} to {} faults:",

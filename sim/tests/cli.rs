@@ -93,5 +93,11 @@ fn a_scenario_file_runs_and_bad_input_gets_clear_errors() {
     let out = redsim().args(["bench", "--only", "everything"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'everything' is not default, load, floor, fuzz or memory"));
+    let out = redsim()
+        .args(["fuzz", "--cases", "1", "--tick-ms", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tick-ms 0 must be between 1 and 10"));
     let _ = std::fs::remove_dir_all(&dir);
 }
