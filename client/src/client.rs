@@ -5,20 +5,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use redsim_resp::Reply;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::is_read_only;
-use crate::config::{ClientBuilder, ClientConfig, Mutant, ReadPolicy, ReplicaSelection};
+use crate::config::{ClientBuilder, ClientConfig, Mutant, ReadPolicy};
 use crate::conn::{Conn, NodeRole};
 use crate::discovery;
 use crate::error::{Error, Result};
 use crate::events::{EventKind, RoutingEvent};
 use crate::mux::{Failure, Limits, Mux, Request};
+use crate::routing::{Candidate, Router};
 
 /// Events buffered for slow subscribers before the oldest are dropped.
 const EVENT_CAPACITY: usize = 4096;
@@ -61,9 +60,8 @@ pub(crate) struct State {
     /// The master as `host:port` (the pool's key), kept with `master` by [`State::set_master`].
     pub master_key: Option<String>,
     pub replicas: BTreeMap<String, Replica>,
-    pub sticky: Option<String>,
-    pub round_robin: usize,
-    pub rng: ChaCha8Rng,
+    /// The routing decision and what it remembers between calls (sticky replica, round robin, seeded picks).
+    pub router: Router,
     /// One shared connection per node (`host:port`).
     pub pools: BTreeMap<String, Mux>,
     /// Held while a connection to that node is being opened, with the last failed attempt (when, and why).
@@ -257,8 +255,13 @@ impl Inner {
             st.pools.remove(&gone);
         }
         st.replicas = next;
-        if st.sticky.as_ref().is_some_and(|s| !st.replicas.contains_key(s)) {
-            st.sticky = None;
+        if let Some(s) = st
+            .router
+            .sticky()
+            .filter(|s| !st.replicas.contains_key(*s))
+            .map(str::to_string)
+        {
+            st.router.forget(&s);
         }
         let after: Vec<String> = st.replicas.keys().cloned().collect();
         if before != after || !events.is_empty() {
@@ -315,45 +318,29 @@ impl Inner {
     fn choose_replica(&self, skip: &[String], also_skip: &[String]) -> Option<String> {
         let mut guard = self.lock();
         let st = &mut *guard;
-        let usable: Vec<&String> = st
-            .replicas
+        let candidates = Self::candidates(&st.replicas, |k| !skip.contains(k) && !also_skip.contains(k));
+        st.router.pick(&candidates).map(str::to_string)
+    }
+
+    /// The usable (not ejected) replicas that `keep` keeps, in address order.
+    fn candidates<'a>(replicas: &'a BTreeMap<String, Replica>, keep: impl Fn(&String) -> bool) -> Vec<Candidate<'a>> {
+        replicas
             .iter()
-            .filter(|(k, r)| r.ejected_until.is_none() && !skip.contains(k) && !also_skip.contains(k))
-            .map(|(k, _)| k)
-            .collect();
-        if usable.is_empty() {
-            return None;
-        }
-        // Nearest compares latencies, so it picks replicas by latency whatever the selection says.
-        let selection = if self.cfg.read_policy == ReadPolicy::Nearest {
-            ReplicaSelection::LowestLatency
+            .filter(|(k, r)| r.ejected_until.is_none() && keep(k))
+            .map(|(k, r)| Candidate::new(k, r.latency_us))
+            .collect()
+    }
+
+    /// Whether this call goes to the master (see [`Router::goes_to_master`]).
+    fn goes_to_master(&self, read: bool) -> bool {
+        let st = self.lock();
+        // Only `Nearest` compares against the replicas; the other policies need no list.
+        let candidates = if read && self.cfg.read_policy == ReadPolicy::Nearest {
+            Self::candidates(&st.replicas, |_| true)
         } else {
-            self.cfg.replica_selection
+            Vec::new()
         };
-        let pick = match selection {
-            ReplicaSelection::Sticky => match &st.sticky {
-                Some(s) if usable.contains(&s) => s.clone(),
-                _ => {
-                    let i = st.rng.random_range(0..usable.len());
-                    st.sticky = Some(usable[i].clone());
-                    usable[i].clone()
-                }
-            },
-            ReplicaSelection::RoundRobin => {
-                st.round_robin = st.round_robin.wrapping_add(1);
-                usable[st.round_robin % usable.len()].clone()
-            }
-            ReplicaSelection::Random => {
-                let i = st.rng.random_range(0..usable.len());
-                usable[i].clone()
-            }
-            ReplicaSelection::LowestLatency => usable
-                .iter()
-                .min_by_key(|k| st.replicas[k.as_str()].latency_us)
-                .map(|k| (*k).clone())
-                .unwrap_or_default(),
-        };
-        Some(pick)
+        st.router.goes_to_master(read, st.master_latency_us, &candidates)
     }
 
     /// Opens (and verifies) the node's shared connection, which no pool holds. Returns it and `false` (it was
@@ -423,10 +410,7 @@ impl Inner {
     }
 
     fn forget_sticky(&self, addr: &str) {
-        let mut st = self.lock();
-        if st.sticky.as_deref() == Some(addr) {
-            st.sticky = None;
-        }
+        self.lock().router.forget(addr);
     }
 
     fn install(&self, mux: Mux) {
@@ -516,9 +500,7 @@ impl Inner {
         let backoff = r.backoff;
         r.ejected_until = Some(Instant::now() + backoff);
         st.pools.remove(addr);
-        if st.sticky.as_deref() == Some(addr) {
-            st.sticky = None;
-        }
+        st.router.forget(addr);
         drop(st);
         self.emit(EventKind::ReplicaEjected {
             addr: addr.into(),
@@ -610,9 +592,7 @@ impl Inner {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let to_master =
-                !read || policy == ReadPolicy::Master || (policy == ReadPolicy::Nearest && self.master_is_nearest());
-            let target = if to_master {
+            let target = if self.goes_to_master(read) {
                 Target::Master
             } else {
                 match self.choose_replica_avoiding(&tried, &stale) {
@@ -724,24 +704,6 @@ impl Inner {
             });
         }
     }
-
-    fn master_is_nearest(&self) -> bool {
-        let st = self.lock();
-        let usable: Vec<u64> = st
-            .replicas
-            .values()
-            .filter(|r| r.ejected_until.is_none())
-            .map(|r| r.latency_us)
-            .collect();
-        if usable.is_empty() {
-            return true;
-        }
-        // Unmeasured nodes are tried first, so every candidate gets a measurement.
-        if st.master_latency_us == 0 || usable.contains(&0) {
-            return st.master_latency_us == 0 && !usable.contains(&0);
-        }
-        usable.iter().all(|r| st.master_latency_us < *r)
-    }
 }
 
 impl Client {
@@ -768,9 +730,7 @@ impl Client {
                 master: None,
                 master_key: None,
                 replicas: BTreeMap::new(),
-                sticky: None,
-                round_robin: 0,
-                rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+                router: Router::new(cfg.read_policy, cfg.replica_selection, cfg.seed),
                 pools: BTreeMap::new(),
                 opening: BTreeMap::new(),
                 master_latency_us: 0,

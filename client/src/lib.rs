@@ -48,6 +48,7 @@ mod error;
 mod events;
 mod mux;
 mod pipeline;
+pub mod routing;
 mod typed;
 mod watcher;
 
