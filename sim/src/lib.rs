@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod bench_real;
 pub mod checkers;
 pub mod demo;
 pub mod explore;

@@ -130,7 +130,8 @@ enum Command {
         #[arg(long)]
         mutant: Option<String>,
     },
-    /// Times fixed workloads (the default scenario, random schedules, memory) and prints medians with min and max.
+    /// Times fixed workloads (the default scenario, under load, random schedules, on real processes when
+    /// redis-server is installed, memory) and prints medians with min and max.
     Bench {
         /// Runs of each timed workload.
         #[arg(long, default_value_t = 5)]
@@ -138,7 +139,7 @@ enum Command {
         /// Random schedules per run of the fuzz workload.
         #[arg(long, default_value_t = 10)]
         schedules: u64,
-        /// Only one workload: default, load, floor, fuzz or memory.
+        /// Only one workload: default, load, floor, fuzz, real or memory.
         #[arg(long)]
         only: Option<String>,
     },
@@ -435,9 +436,11 @@ fn main() -> ExitCode {
             use redsim::bench;
             let want = |w: &str| only.as_deref().is_none_or(|o| o == w);
             if let Some(o) = only.as_deref()
-                && !["default", "load", "floor", "fuzz", "memory"].contains(&o)
+                && !["default", "load", "floor", "fuzz", "real", "memory"].contains(&o)
             {
-                return Err(format!("--only: '{o}' is not default, load, floor, fuzz or memory"));
+                return Err(format!(
+                    "--only: '{o}' is not default, load, floor, fuzz, real or memory"
+                ));
             }
             let mut rows = Vec::new();
             for tick_ms in [1, redsim::scenario::TICK_MAX_MS] {
@@ -455,7 +458,22 @@ fn main() -> ExitCode {
                     rows.push(bench::bench_fuzz(runs, schedules, tick_ms)?);
                 }
             }
+            // On real processes only once, at the default tick: it takes the scenario's real minute.
+            let mut real_detail = String::new();
+            if want("real") {
+                match redsim_conformance::Binaries::real() {
+                    Ok(_) => {
+                        let (row, detail) = redsim::bench_real::bench_real(&bench::default_workload(), runs)?;
+                        rows.push(row);
+                        real_detail = detail;
+                    }
+                    Err(why) => {
+                        real_detail = format!("(c) skipped: {why} (apt-get install redis-server redis-sentinel)\n")
+                    }
+                }
+            }
             print!("{}", bench::table(&rows));
+            print!("{real_detail}");
             if want("memory") {
                 // Each in a fresh process of this binary, so nothing else has raised the high-water mark.
                 let exe = std::env::current_exe().map_err(|e| e.to_string())?;
