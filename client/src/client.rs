@@ -23,6 +23,10 @@ use crate::routing::{Candidate, Router};
 const EVENT_CAPACITY: usize = 4096;
 /// Least time between two discoveries triggered by failures (periodic ones are separate).
 const MIN_REDISCOVERY_GAP: Duration = Duration::from_millis(100);
+/// How long after the client sees the master change it keeps using replicas Sentinel flags only `disconnected`.
+/// Sentinel re-creates a master's replica entries with their links down when it switches the master, and
+/// flags them all `disconnected` until its next timer tick (about 100 ms) has reconnected them.
+const SWITCH_GRACE: Duration = Duration::from_secs(1);
 
 /// A replica as the client tracks it.
 #[derive(Debug, Clone)]
@@ -68,6 +72,8 @@ pub(crate) struct State {
     pub opening: BTreeMap<String, OpenGate>,
     pub master_latency_us: u64,
     pub last_discovery: Option<Instant>,
+    /// When a discovery last found a different master than the one before.
+    pub master_switched_at: Option<Instant>,
     /// When a read last tried an ejected replica because none was usable (see [`EventKind::LastResort`]).
     pub last_resort_at: Option<Instant>,
 }
@@ -224,6 +230,7 @@ impl Inner {
             let from = st.master.as_ref().map(|(h, p)| format!("{h}:{p}"));
             let to = format!("{}:{}", view.master.0, view.master.1);
             if from.is_some() {
+                st.master_switched_at = Some(Instant::now());
                 events.push(EventKind::MasterSwitched {
                     from: from.clone(),
                     to: to.clone(),
@@ -237,8 +244,15 @@ impl Inner {
         }
         let before: Vec<String> = st.replicas.keys().cloned().collect();
         let mut next = BTreeMap::new();
+        let just_switched = st.master_switched_at.is_some_and(|t| t.elapsed() < SWITCH_GRACE);
         for r in view.replicas {
             let key = format!("{}:{}", r.host, r.port);
+            // `disconnected` is Sentinel's own link state. Right after a switch it is set on every replica
+            // and says nothing about them, so one the client already uses stays (its connection checked ROLE,
+            // and a failing read ejects it); a replica the client has not used yet waits for Sentinel's link.
+            if r.disconnected && !(just_switched && st.replicas.contains_key(&key)) {
+                continue;
+            }
             let kept = st.replicas.remove(&key);
             next.insert(
                 key,
@@ -735,6 +749,7 @@ impl Client {
                 opening: BTreeMap::new(),
                 master_latency_us: 0,
                 last_discovery: None,
+                master_switched_at: None,
                 last_resort_at: None,
             }),
             cfg,

@@ -82,7 +82,9 @@ pub struct ClientConfig {
     pub refresh_interval: Duration,
     /// How many Sentinels to subscribe to for `+switch-master` and replica events.
     pub subscriptions: usize,
-    /// Skip replicas Sentinel flags `s_down`, `o_down` or `disconnected`.
+    /// Skip replicas Sentinel flags `s_down`, `o_down` or `disconnected` (for a second after a master switch, a
+    /// replica already in use and flagged only `disconnected` stays: Sentinel flags every replica so while it
+    /// relinks after the switch).
     pub skip_flagged_replicas: bool,
     /// Skip replicas whose link to the master has been down longer than this (from Sentinel).
     pub max_replica_link_down: Option<Duration>,

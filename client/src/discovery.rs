@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 pub(crate) struct ReplicaView {
     pub host: String,
     pub port: u16,
+    /// Flagged `disconnected` (and not down): Sentinel has no link to it right now. Skipped, except right
+    /// after a failover for a replica the client already uses (see `Inner::discover_now`).
+    pub disconnected: bool,
 }
 
 /// What one Sentinel said.
@@ -79,12 +82,11 @@ pub(crate) async fn ask(cfg: &ClientConfig, host: &str, port: u16) -> std::resul
             .iter()
             .filter_map(|r| {
                 let flags = field(r, "flags")?;
-                let flagged = flags
-                    .split(',')
-                    .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"));
-                if cfg.skip_flagged_replicas && flagged {
+                let down = flags.split(',').any(|f| matches!(f, "s_down" | "o_down"));
+                if cfg.skip_flagged_replicas && down {
                     return None;
                 }
+                let disconnected = cfg.skip_flagged_replicas && flags.split(',').any(|f| f == "disconnected");
                 if field(r, "master-link-status").as_deref() == Some("err")
                     && cfg.max_replica_link_down.is_some_and(|max| {
                         let down = field(r, "master-link-down-time")
@@ -97,7 +99,11 @@ pub(crate) async fn ask(cfg: &ClientConfig, host: &str, port: u16) -> std::resul
                 }
                 let host = field(r, "ip")?;
                 let port = field(r, "port")?.parse().ok()?;
-                Some(ReplicaView { host, port })
+                Some(ReplicaView {
+                    host,
+                    port,
+                    disconnected,
+                })
             })
             .collect(),
         Reply::Error(e) if e.contains("No such master") => return Err(AskError::UnknownMaster),

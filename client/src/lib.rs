@@ -3,7 +3,9 @@
 //!
 //! - **Discovery** follows Redis's Sentinel client guidelines: Sentinels are tried in order, the one that
 //!   answers moves to the front; the master comes from `SENTINEL get-master-addr-by-name`, replicas from
-//!   `SENTINEL replicas` (skipping `s_down`, `o_down`, `disconnected`), more Sentinels from `SENTINEL sentinels`.
+//!   `SENTINEL replicas` (skipping `s_down`, `o_down`, `disconnected`; but for one second after a master switch,
+//!   when Sentinel flags every replica `disconnected` while it relinks, replicas already in use stay), more
+//!   Sentinels from `SENTINEL sentinels`.
 //!   Every data connection checks `ROLE` before use: a node that is not what Sentinel said is never used.
 //!   The client subscribes to `+switch-master` and replica events on several Sentinels, and also reconciles
 //!   periodically and after every resubscription, so a missed event cannot strand it.

@@ -4,6 +4,7 @@
 #[path = "../../fake-sentinel/tests/common/mod.rs"]
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -28,21 +29,32 @@ fn ran(log: &ExecLog, client: &str, name: &str) -> Vec<LogEntry> {
 enum Behaviour {
     Garbage,
     Silent,
-    /// Names these nodes (resolved at request time) as master and replicas.
-    Lies {
-        master: &'static str,
-        replicas: Vec<&'static str>,
-    },
+    /// Names the script's nodes (resolved at request time) as master and replicas, with the script's flags; the
+    /// test may change the script while the Sentinel runs.
+    Lies(Arc<Mutex<Script>>),
 }
 
-fn replica_map(ip: &str) -> Reply {
+/// What a lying Sentinel says: the master, and each replica with its flags.
+struct Script {
+    master: &'static str,
+    replicas: Vec<(&'static str, &'static str)>,
+}
+
+fn lies(master: &'static str, replicas: &[(&'static str, &'static str)]) -> Arc<Mutex<Script>> {
+    Arc::new(Mutex::new(Script {
+        master,
+        replicas: replicas.to_vec(),
+    }))
+}
+
+fn replica_map(ip: &str, flags: &str) -> Reply {
     let kv = |k: &str, v: &str| [Reply::text(k), Reply::text(v)];
     Reply::Array(
         [
             kv("name", &format!("{ip}:6379")),
             kv("ip", ip),
             kv("port", "6379"),
-            kv("flags", "slave"),
+            kv("flags", flags),
         ]
         .concat(),
     )
@@ -73,19 +85,23 @@ async fn bad_sentinel(behaviour: Behaviour) -> turmoil::Result {
                             let _ = s.write_all(b"\xff\xfe$-9\r\n*x\r\ngarbage").await;
                             continue;
                         }
-                        Behaviour::Lies { master, replicas } => match words.get(1).map(String::as_str) {
-                            Some("get-master-addr-by-name") => Reply::Array(vec![
-                                Reply::text(turmoil::lookup(*master).to_string()),
-                                Reply::text("6379"),
-                            ]),
-                            Some("replicas") => Reply::Array(
-                                replicas
-                                    .iter()
-                                    .map(|r| replica_map(&turmoil::lookup(*r).to_string()))
-                                    .collect(),
-                            ),
-                            _ => Reply::Array(vec![]),
-                        },
+                        Behaviour::Lies(script) => {
+                            let script = script.lock().unwrap();
+                            match words.get(1).map(String::as_str) {
+                                Some("get-master-addr-by-name") => Reply::Array(vec![
+                                    Reply::text(turmoil::lookup(script.master).to_string()),
+                                    Reply::text("6379"),
+                                ]),
+                                Some("replicas") => Reply::Array(
+                                    script
+                                        .replicas
+                                        .iter()
+                                        .map(|(r, flags)| replica_map(&turmoil::lookup(*r).to_string(), flags))
+                                        .collect(),
+                                ),
+                                _ => Reply::Array(vec![]),
+                            }
+                        }
                     };
                     if s.write_all(&reply.to_bytes(Protocol::Resp2)).await.is_err() {
                         return;
@@ -129,10 +145,7 @@ fn a_garbage_sentinel_is_skipped() {
 
 #[test]
 fn a_sentinel_naming_a_replica_as_master_gets_no_write_through() {
-    let lies = Behaviour::Lies {
-        master: "redis-2",
-        replicas: vec!["redis-1", "redis-3"],
-    };
+    let lies = Behaviour::Lies(lies("redis-2", &[("redis-1", "slave"), ("redis-3", "slave")]));
     let (mut sim, d) = with_bad_sentinel(42, lies);
     sim.client("app", async move {
         assert!(wait_discovery(&Topology::default(), 30 * SEC).await);
@@ -157,6 +170,48 @@ fn a_sentinel_naming_a_replica_as_master_gets_no_write_through() {
     assert_eq!(gets.len(), 5);
     assert!(
         gets.iter().all(|e| e.role == Role::Replica && e.node == "redis-3"),
+        "{gets:?}"
+    );
+}
+
+/// Real Sentinel, switching the master, re-creates its replica entries with their links down: for about 100 ms
+/// `SENTINEL replicas` flags every replica `disconnected`. A replica-only reader must not lose the replica it
+/// uses to that moment; a replica it never used still waits for Sentinel's link, and after the moment the flag
+/// counts again.
+#[test]
+fn a_replica_in_use_survives_the_moment_after_a_switch_when_sentinel_flags_all_disconnected() {
+    let script = lies("redis-1", &[("redis-2", "slave")]);
+    let (mut sim, d) = with_bad_sentinel(44, Behaviour::Lies(script.clone()));
+    sim.client("app", async move {
+        assert!(wait_discovery(&Topology::default(), 30 * SEC).await);
+        let c = client("app", &["bad-sentinel:26379"]).build()?;
+        let addr = |n| format!("{}:6379", turmoil::lookup(n));
+        c.get("k").await?;
+        // The switch, as Sentinel reports it in that moment: a new master, every replica `disconnected`.
+        *script.lock().unwrap() = Script {
+            master: "redis-3",
+            replicas: vec![("redis-2", "slave,disconnected"), ("redis-1", "slave,disconnected")],
+        };
+        c.discover().await?;
+        assert_eq!(c.master_addr(), Some(addr("redis-3")));
+        assert_eq!(
+            c.usable_replicas(),
+            [addr("redis-2")],
+            "kept: in use; redis-1: never used"
+        );
+        c.get("k").await?;
+        // Still flagged a second later: Sentinel really has no link, and the replica goes.
+        tokio::time::sleep(SEC + SEC / 2).await;
+        c.discover().await?;
+        assert_eq!(c.usable_replicas(), Vec::<String>::new());
+        assert_eq!(c.get("k").await, Err(Error::NoReplicaAvailable));
+        Ok(())
+    });
+    sim.run().unwrap();
+    let gets = ran(&d.exec, "app", "GET");
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert!(
+        gets.iter().all(|e| e.node == "redis-2" && e.role == Role::Replica),
         "{gets:?}"
     );
 }
