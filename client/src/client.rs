@@ -63,6 +63,8 @@ pub(crate) struct State {
     pub master: Option<(String, u16)>,
     /// The master as `host:port` (the pool's key), kept with `master` by [`State::set_master`].
     pub master_key: Option<String>,
+    /// Woken when [`State::set_master`] changes the master: a caller still connecting to the old one stops.
+    pub master_moved: Arc<tokio::sync::Notify>,
     pub replicas: BTreeMap<String, Replica>,
     /// The routing decision and what it remembers between calls (sticky replica, round robin, seeded picks).
     pub router: Router,
@@ -72,7 +74,8 @@ pub(crate) struct State {
     pub opening: BTreeMap<String, OpenGate>,
     pub master_latency_us: u64,
     pub last_discovery: Option<Instant>,
-    /// When a discovery last found a different master than the one before.
+    /// When the client last saw the master change: a discovery finding a different master, or a
+    /// `+switch-master` event (which Sentinel publishes as it resets the master's replica entries).
     pub master_switched_at: Option<Instant>,
     /// When a read last tried an ejected replica because none was usable (see [`EventKind::LastResort`]).
     pub last_resort_at: Option<Instant>,
@@ -83,7 +86,16 @@ impl State {
     pub(crate) fn set_master(&mut self, master: (String, u16)) -> Option<String> {
         self.master = Some(master);
         let key = self.master.as_ref().map(|(h, p)| format!("{h}:{p}"));
-        std::mem::replace(&mut self.master_key, key)
+        let previous = std::mem::replace(&mut self.master_key, key);
+        if previous != self.master_key {
+            self.master_moved.notify_waiters();
+        }
+        previous
+    }
+
+    /// Whether `addr` is no longer the master, so a write on its way there should go to the new one.
+    fn master_moved_from(&self, addr: &str) -> bool {
+        self.master_key.as_deref().is_some_and(|m| m != addr)
     }
 }
 
@@ -369,10 +381,29 @@ impl Inner {
         deadline: Instant,
     ) -> Result<std::result::Result<(Mux, bool), (Error, bool)>> {
         let asked = Instant::now();
-        let gate = self.lock().opening.entry(addr.to_string()).or_default().clone();
+        let (gate, master_moved) = {
+            let mut st = self.lock();
+            (
+                st.opening.entry(addr.to_string()).or_default().clone(),
+                st.master_moved.clone(),
+            )
+        };
+        // Armed before the master is checked, so a switch between the check and the dial still wakes it.
+        let moved = master_moved.notified();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
+        let moved_away = |addr: &str| {
+            Error::Io(format!(
+                "{addr}: no longer the master (Sentinel switched it while this call waited)"
+            ))
+        };
         let mut last_failure = gate.lock().await;
         if let Pooled::Live(m) = self.pooled(addr) {
             return Ok(Ok((m, false)));
+        }
+        // Stale, not a failure: the caller retries at once on the new master.
+        if role == NodeRole::Master && self.lock().master_moved_from(addr) {
+            return Ok(Err((moved_away(addr), true)));
         }
         if let Some((at, e)) = &*last_failure
             && *at >= asked
@@ -387,7 +418,29 @@ impl Inner {
             Ok(hp) => hp,
             Err(e) => return Ok(Err((e, false))),
         };
-        match Conn::open(&self.cfg, &host, port, role).await {
+        let dial = Conn::open(&self.cfg, &host, port, role);
+        let opened = if role == NodeRole::Master {
+            // A dial to a master that is down lasts until the connect timeout; once Sentinel has switched, the
+            // write should not wait it out.
+            tokio::pin!(dial);
+            loop {
+                tokio::select! {
+                    biased;
+                    opened = &mut dial => break opened,
+                    () = &mut moved => {
+                        if self.lock().master_moved_from(addr) {
+                            return Ok(Err((moved_away(addr), true)));
+                        }
+                        // It moved and came back: keep dialling, and listen again.
+                        moved.set(master_moved.notified());
+                        moved.as_mut().enable();
+                    }
+                }
+            }
+        } else {
+            dial.await
+        };
+        match opened {
             Ok(conn) => {
                 *last_failure = None;
                 let mux = Mux::start(conn, self.limits());
@@ -743,6 +796,7 @@ impl Client {
                 sentinels,
                 master: None,
                 master_key: None,
+                master_moved: Arc::default(),
                 replicas: BTreeMap::new(),
                 router: Router::new(cfg.read_policy, cfg.replica_selection, cfg.seed),
                 pools: BTreeMap::new(),

@@ -141,6 +141,9 @@ async fn listen(weak: &Weak<Inner>, host: &str, port: u16) {
                 let from = {
                     let mut st = inner.lock();
                     let from = st.set_master((ip, p));
+                    // Sentinel has just reset the master's replica entries: the grace for their `disconnected`
+                    // flags starts now, even when a discovery saw the new master earlier (mid-failover).
+                    st.master_switched_at = Some(tokio::time::Instant::now());
                     if let Some(f) = &from {
                         st.pools.remove(f);
                     }
