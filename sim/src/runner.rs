@@ -256,8 +256,10 @@ fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Resul
             exec.dropped()
         ));
     }
-    let mut ops = ops.borrow().clone();
+    // Taken, not copied: under load the history holds millions of operations.
+    let mut ops = std::mem::take(&mut *ops.borrow_mut());
     ops.sort_by_key(|o| (o.complete_ms, o.invoke_ms));
+    let host_of_ip: BTreeMap<&str, &String> = hosts.iter().map(|(k, v)| (v.as_str(), k)).collect();
     let hist = History {
         scenario: scenario.clone(),
         seed,
@@ -265,19 +267,15 @@ fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Resul
             .into_iter()
             .map(|mut o| {
                 o.served_by = o.served_by.map(|a| {
-                    let ip = a.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or(a.clone());
-                    hosts
-                        .iter()
-                        .find(|(_, v)| **v == ip)
-                        .map(|(k, _)| k.clone())
-                        .unwrap_or(a)
+                    let ip = a.rsplit_once(':').map_or(a.as_str(), |(ip, _)| ip);
+                    host_of_ip.get(ip).map_or(a.clone(), |k| (*k).clone())
                 });
                 o
             })
             .collect(),
         exec: exec.take(),
         sentinel_events: events.events(),
-        client_events: client_events.borrow().clone(),
+        client_events: std::mem::take(&mut *client_events.borrow_mut()),
         faults: applied,
         hosts,
         end_ms,

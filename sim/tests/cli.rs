@@ -92,7 +92,9 @@ fn a_scenario_file_runs_and_bad_input_gets_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("test3-pause"));
     let out = redsim().args(["bench", "--only", "everything"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("'everything' is not default, load, floor, fuzz, real or memory"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'everything' is not default, load, floor, fuzz, real or memory")
+    );
     let out = redsim()
         .args(["fuzz", "--cases", "1", "--tick-ms", "0"])
         .output()

@@ -49,6 +49,16 @@ pub fn check(h: &History) -> Check {
         .filter(|c| c.role == ClientRole::Reader && c.policy.starts_with("replica"))
         .map(|c| c.name.as_str())
         .collect();
+    // Each reader's reads, once: a run under load has millions of operations and this runs for every fault.
+    let reads_of: Vec<Vec<&crate::history::Op>> = readers
+        .iter()
+        .map(|reader| {
+            h.ops
+                .iter()
+                .filter(|o| o.client == *reader && o.kind == OpKind::Read)
+                .collect()
+        })
+        .collect();
     let mut reroutes = Vec::new();
     let mut sdowns = Vec::new();
     for (t, fault) in h.faults.iter() {
@@ -88,39 +98,45 @@ pub fn check(h: &History) -> Check {
         if let Some(s) = sdown {
             sdowns.push((s - t) as f64);
         }
-        for reader in &readers {
-            // Judged only while another replica stays reachable from this reader until Sentinel would have
-            // noticed: a replica the reader cannot reach (crashed, partitioned from it, behind a latency spike)
-            // is no alternative.
-            let healthy_other = h.scenario.redis_hosts().iter().filter(|r| r.as_str() != node).any(|r| {
+        // The other replicas that stay replicas and in Sentinel's list until Sentinel would have noticed (the
+        // same for every reader, so judged once).
+        let alternatives: Vec<String> = h
+            .scenario
+            .redis_hosts()
+            .into_iter()
+            .filter(|r| r.as_str() != node)
+            .filter(|r| {
                 let replica_then = h
                     .exec
                     .iter()
                     .rev()
-                    .find(|e| &e.node == r && sim_ms(e.time_ms) <= *t)
+                    .find(|e| e.node == **r && sim_ms(e.time_ms) <= *t)
                     .is_some_and(|e| e.role == redsim_fake_redis::Role::Replica);
                 // A replica Sentinel promotes meanwhile is no alternative for a replica-only reader either.
-                let promoted = h.exec.iter().any(|e| {
-                    &e.node == r
-                        && (*t..=until).contains(&sim_ms(e.time_ms))
-                        && e.role == redsim_fake_redis::Role::Master
-                });
+                let promoted = || {
+                    h.exec.iter().any(|e| {
+                        e.node == **r
+                            && (*t..=until).contains(&sim_ms(e.time_ms))
+                            && e.role == redsim_fake_redis::Role::Master
+                    })
+                };
                 // Nor is one a Sentinel holds down meanwhile: a client follows Sentinel's list of replicas, which
                 // leaves out those flagged s_down, even when the client itself could still reach them.
-                let sentinel_down = h
-                    .hosts
-                    .get(r.as_str())
-                    .is_some_and(|ip| sentinel_holds_down(h, ip, *t, until));
-                replica_then && !promoted && !sentinel_down && !disrupted(h, reader, r, *t, until)
-            });
-            if !healthy_other {
+                let sentinel_down = || {
+                    h.hosts
+                        .get(r.as_str())
+                        .is_some_and(|ip| sentinel_holds_down(h, ip, *t, until))
+                };
+                replica_then && !promoted() && !sentinel_down()
+            })
+            .collect();
+        for (reader, reads) in readers.iter().zip(&reads_of) {
+            // Judged only while another replica stays reachable from this reader until Sentinel would have
+            // noticed: a replica the reader cannot reach (crashed, partitioned from it, behind a latency spike)
+            // is no alternative.
+            if !alternatives.iter().any(|r| !disrupted(h, reader, r, *t, until)) {
                 continue;
             }
-            let reads: Vec<_> = h
-                .ops
-                .iter()
-                .filter(|o| o.client == *reader && o.kind == OpKind::Read)
-                .collect();
             let last_before = reads.iter().rev().find(|o| o.complete_ms <= *t && o.outcome.is_ok());
             if last_before.and_then(|o| o.served_by.as_deref()) != Some(node) {
                 continue;
