@@ -8,12 +8,16 @@
 //!   harness's 12 s warm-up: wall time, and simulated time over wall time.
 //! - `load`: the same under load, each reader offering 5,000 reads a second from concurrent loops sharing its
 //!   client: simulated client operations per wall second.
+//!   It is preceded by its ceiling: the same shape (two hosts of that many loops, nine hosts, 1 ms links) with
+//!   bare turmoil round trips and nothing of redsim's behind them.
 //! - `floor`: nine hosts that only wait, for as long as the default scenario: the ceiling turmoil's fixed
 //!   ticks put on any simulation of that size.
 //! - `fuzz`: random default-topology schedules of 30 simulated seconds (plus warm-up), one after another on
 //!   one thread: schedules per second per core.
 //! - Both timed workloads run at the default 1 ms tick and at 10 ms, the coarsest a scenario may ask for
 //!   (`tests/ticks.rs` shows every checker's verdict is the same at both).
+//! - `real` (figure (c), in [`crate::bench_real`]): the `default` workload on real redis-server and
+//!   redis-sentinel processes when they are installed, against its simulation.
 //! - `memory`: peak resident memory of one simulation, and of a fuzz campaign on 2 threads, each measured in a
 //!   fresh process of this same binary (Linux's `VmHWM`).
 
@@ -205,6 +209,106 @@ pub fn bench_floor(runs: usize, tick_ms: u64, hosts: usize, simulated_s: u64) ->
     })
 }
 
+/// One run of the (a2) ceiling (see [`bench_echo_floor`]): the round trips its loops completed.
+pub fn echo_round_trips(tick_ms: u64, readers: usize, loops: usize, idle_s: u64, busy_s: u64) -> Result<u64, String> {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const PORT: u16 = 7000;
+    let mut sim = turmoil::Builder::new()
+        .tick_duration(Duration::from_millis(tick_ms))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(1))
+        .simulation_duration(Duration::from_secs(idle_s + busy_s + 10))
+        .build();
+    sim.host("echo", || async {
+        let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+        loop {
+            let (mut s, _) = listener.accept().await?;
+            tokio::task::spawn_local(async move {
+                let mut buf = [0u8; 32];
+                while s.read_exact(&mut buf).await.is_ok() {
+                    if s.write_all(&buf).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    for h in 0..DEFAULT_HOSTS.saturating_sub(readers + 1) {
+        sim.host(format!("idle-{h}"), || async {
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+    }
+    let trips = Rc::new(Cell::new(0u64));
+    for r in 0..readers {
+        let trips = trips.clone();
+        sim.client(format!("reader-{r}"), async move {
+            tokio::time::sleep(Duration::from_secs(idle_s)).await;
+            let end = tokio::time::Instant::now() + Duration::from_secs(busy_s);
+            let mut tasks = Vec::new();
+            for _ in 0..loops {
+                let trips = trips.clone();
+                // One connect at a time: turmoil panics when a listener's accept queue overflows.
+                let mut s = turmoil::net::TcpStream::connect(("echo", PORT)).await?;
+                tasks.push(tokio::task::spawn_local(async move {
+                    let mut buf = [7u8; 32];
+                    while tokio::time::Instant::now() < end {
+                        s.write_all(&buf).await?;
+                        s.read_exact(&mut buf).await?;
+                        trips.set(trips.get() + 1);
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    Ok::<(), std::io::Error>(())
+                }));
+            }
+            for t in tasks {
+                t.await??;
+            }
+            Ok(())
+        });
+    }
+    sim.run().map_err(|e| e.to_string())?;
+    Ok(trips.get())
+}
+
+/// The ceiling turmoil puts on (a2): the `load` workload's shape with no Redis, no client and no checker behind
+/// it. `readers` hosts run `loops` loops each (one TCP connection a loop, 1 ms pause between round trips, as the
+/// load workload's loops) for `busy_s` after `idle_s` of waiting (the workload's warm-up), against one host that
+/// echoes 32-byte messages, with 1 ms links; the other hosts of [`DEFAULT_HOSTS`] only wait. Its figure is bare
+/// turmoil round trips per wall second: what (a2) could reach if everything redsim adds cost nothing.
+pub fn bench_echo_floor(
+    runs: usize,
+    tick_ms: u64,
+    readers: usize,
+    loops: usize,
+    idle_s: u64,
+    busy_s: u64,
+) -> Result<Row, String> {
+    let (mut walls, mut rates) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        let trips = echo_round_trips(tick_ms, readers, loops, idle_s, busy_s)?;
+        let wall = start.elapsed().as_secs_f64();
+        walls.push(wall);
+        rates.push(trips as f64 / wall);
+    }
+    Ok(Row {
+        what: format!(
+            "(a2 ceiling) bare turmoil: {readers} hosts x {loops} loops of 32-byte round trips, 1 ms links, \
+             {DEFAULT_HOSTS} hosts, {} s simulated, {tick_ms} ms tick",
+            idle_s + busy_s
+        ),
+        runs: walls.len(),
+        wall_s: Spread::of(walls),
+        figure: Spread::of(rates),
+        unit: "round trips/wall s".into(),
+    })
+}
+
 /// Runs `schedules` random default-topology schedules one after another, `runs` times.
 pub fn bench_fuzz(runs: usize, schedules: u64, tick_ms: u64) -> Result<Row, String> {
     let mut walls = Vec::new();
@@ -286,6 +390,18 @@ mod tests {
             let offered = u64::from(readers[0].concurrency) * 1000 / per_op_ms;
             assert!(offered >= LOAD_READS_PER_S, "{tick_ms} ms: {offered} reads/s");
         }
+    }
+
+    #[test]
+    fn the_echo_ceiling_runs_its_loops_at_their_pace_and_repeats() {
+        // A round trip is two 1 ms hops, then a 1 ms pause: about 333 a second per loop.
+        let trips = echo_round_trips(1, 2, 3, 1, 2).unwrap();
+        assert!((3_600..=4_400).contains(&trips), "{trips}");
+        assert_eq!(echo_round_trips(1, 2, 3, 1, 2).unwrap(), trips, "a simulation repeats");
+        assert!(
+            echo_round_trips(10, 2, 3, 1, 2).unwrap() < trips / 3,
+            "a 10 ms tick rounds every hop up"
+        );
     }
 
     #[test]

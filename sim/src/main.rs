@@ -452,6 +452,10 @@ fn main() -> ExitCode {
                     rows.push(bench::bench_default(runs, tick_ms)?);
                 }
                 if want("load") {
+                    let load = bench::load_workload(tick_ms);
+                    let loops = load.clients.iter().map(|c| c.concurrency as usize).max().unwrap_or(1);
+                    let (idle_s, busy_s) = (redsim::runner::WARMUP_MS / 1000, load.duration_ms / 1000);
+                    rows.push(bench::bench_echo_floor(runs, tick_ms, 2, loops, idle_s, busy_s)?);
                     rows.push(bench::bench_load(runs, tick_ms)?);
                 }
                 if want("fuzz") {
