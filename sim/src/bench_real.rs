@@ -152,6 +152,8 @@ pub fn run_real(s: &Scenario) -> Result<RealRun, String> {
         ));
     }
     redsim_conformance::block_on(async {
+        // The wall clock on purpose: this is real processes on a real network, not a simulation, and how long
+        // they take is the figure.
         let wall = std::time::Instant::now();
         let config = ClusterConfig {
             quorum: s.topology.quorum,
@@ -207,6 +209,7 @@ pub fn bench_real(s: &Scenario, runs: usize) -> Result<(Row, String), String> {
     let mut walls = Vec::new();
     let mut last = None;
     for i in 0..runs.max(1) {
+        // Wall time around a whole simulation (never read inside it): the figure (c) compares.
         let started = std::time::Instant::now();
         let outcome = report::run_checked(s, 1 + i as u64)?;
         walls.push(started.elapsed().as_secs_f64());
