@@ -254,7 +254,8 @@ pub fn bench_real(s: &Scenario, runs: usize) -> Result<(Row, String), String> {
     let ratios: Vec<f64> = walls.iter().map(|w| real.wall_s / w).collect();
     let row = Row {
         what: format!(
-            "(c) {} on real processes ({:.0} s, start-up included) against {simulated_s:.0} s simulated, {} ms tick",
+            "(c) {}: one run on real processes ({:.0} s, start-up included) against {simulated_s:.0} s simulated, {} \
+             ms tick",
             s.name, real.wall_s, s.network.tick_ms
         ),
         runs: walls.len(),
