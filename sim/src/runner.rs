@@ -268,7 +268,7 @@ fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Resul
             .map(|mut o| {
                 o.served_by = o.served_by.map(|a| {
                     let ip = a.rsplit_once(':').map_or(a.as_str(), |(ip, _)| ip);
-                    host_of_ip.get(ip).map_or(a.clone(), |k| (*k).clone())
+                    host_of_ip.get(ip).map_or_else(|| a.clone(), |k| (*k).clone())
                 });
                 o
             })
