@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use redsim_client::EventKind;
-use redsim_fake_redis::LogEntry;
+use redsim_fake_redis::{ClientKind, LogEntry};
 use redsim_fake_sentinel::SentinelEvent;
 
+use crate::deployment::Cluster;
 use crate::fault::Fault;
 use crate::scenario::Scenario;
 
@@ -40,7 +41,9 @@ pub struct Op {
     pub complete_ms: u64,
     /// `Ok(value read or None)`, or the error kind.
     pub outcome: Result<Option<String>, String>,
-    /// The node (host name) that answered, when it succeeded.
+    /// The node (host name) that executed it, when it succeeded: found in the data nodes' execution log by the
+    /// client's connection name and the operation's time ([`History::from_cluster`] fills it in), never taken
+    /// from the client's word.
     pub served_by: Option<String>,
 }
 
@@ -68,6 +71,39 @@ pub struct History {
 }
 
 impl History {
+    /// Assembles the history of a finished run of `cluster` in `sim`: the operations `ops` (from a
+    /// [`crate::Recorder`]), the logs, the faults as applied, and the host addresses. Each successful
+    /// operation's `served_by` is found in the execution log ([`attribute`]). An error when the log filled up,
+    /// since the checkers could not judge such a run.
+    pub fn from_cluster(
+        scenario: Scenario,
+        seed: u64,
+        mut ops: Vec<Op>,
+        cluster: &Cluster,
+        sim: &turmoil::Sim<'_>,
+    ) -> Result<History, String> {
+        cluster.check_log()?;
+        let hosts = cluster
+            .hosts()
+            .iter()
+            .map(|h| (h.clone(), sim.lookup(h.as_str()).to_string()))
+            .collect();
+        ops.sort_by_key(|o| (o.complete_ms, o.invoke_ms));
+        let exec = cluster.exec_log().take();
+        attribute(&mut ops, &exec);
+        Ok(History {
+            scenario,
+            seed,
+            ops,
+            exec,
+            sentinel_events: cluster.event_log().events(),
+            client_events: Vec::new(),
+            faults: cluster.applied().to_vec(),
+            hosts,
+            end_ms: sim.elapsed().as_millis() as u64,
+        })
+    }
+
     /// The host name behind an address (`ip` or `ip:port`).
     pub fn host_of(&self, addr: &str) -> String {
         let ip = addr.rsplit_once(':').map(|(ip, _)| ip).unwrap_or(addr);
@@ -133,5 +169,51 @@ impl History {
         }
         let _ = writeln!(out, "# end {} ms", self.end_ms);
         out
+    }
+}
+
+/// Fills in each successful operation's `served_by` from the execution log: the node that ran a command of
+/// the operation's kind (a read-only command for a read, any other for a write) on its key, over a connection
+/// named after its client, between its invoke and complete times. Among several such commands (a read retried
+/// on another replica, a late reply to an attempt that timed out) the one whose reply matches the operation's
+/// outcome wins, and among those the last, which is the attempt that answered. No such command: `None`.
+pub fn attribute(ops: &mut [Op], exec: &[LogEntry]) {
+    // Each client's commands, in log (and so time) order.
+    let mut by_client: BTreeMap<&str, Vec<&LogEntry>> = BTreeMap::new();
+    for e in exec {
+        if e.client_kind != ClientKind::Normal {
+            continue;
+        }
+        if let Some(name) = e.client_name.as_deref() {
+            by_client.entry(name).or_default().push(e);
+        }
+    }
+    for op in ops.iter_mut() {
+        op.served_by = None;
+        if op.outcome.is_err() {
+            continue;
+        }
+        let Some(entries) = by_client.get(op.client.as_str()) else {
+            continue;
+        };
+        let (from, to) = (op.invoke_ms + EPOCH_MS, op.complete_ms + EPOCH_MS);
+        let start = entries.partition_point(|e| e.time_ms < from);
+        let mut best: Option<(&LogEntry, bool)> = None;
+        for e in entries[start..].iter().take_while(|e| e.time_ms <= to) {
+            let read = redsim_client::is_read_only(&e.name());
+            if read != (op.kind == OpKind::Read) || e.command.get(1) != Some(&op.key) || e.reply.starts_with('-') {
+                continue;
+            }
+            let matches = match (&op.kind, &op.outcome, &op.written) {
+                (OpKind::Read, Ok(Some(v)), _) => e.reply == format!("{v:?}"),
+                (OpKind::Read, Ok(None), _) => e.reply == "(nil)",
+                (OpKind::Write, _, Some(v)) => e.command.iter().skip(2).any(|a| a == v),
+                _ => true,
+            };
+            if matches || !best.is_some_and(|(_, m)| m) {
+                best = Some((e, matches));
+            }
+        }
+        op.served_by = best.map(|(e, _)| e.node.clone());
     }
 }

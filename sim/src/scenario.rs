@@ -186,6 +186,22 @@ fn one() -> u32 {
     1
 }
 
+impl ClientSpec {
+    /// A client with the default settings: replica-only reads, sticky replica choice, an operation every
+    /// 100 ms, 500 ms timeouts, one operation loop.
+    pub fn new(name: &str, role: ClientRole) -> ClientSpec {
+        ClientSpec {
+            name: name.into(),
+            role,
+            policy: "replica-only".into(),
+            selection: "sticky".into(),
+            interval_ms: 100,
+            timeout_ms: 500,
+            concurrency: 1,
+        }
+    }
+}
+
 /// Most operation loops one client may run.
 pub const CONCURRENCY_MAX: u32 = 256;
 
