@@ -43,9 +43,11 @@ use redsim_fake_sentinel::{EventLog, MasterConfig, Sentinel, SentinelConfig, Sta
 use redsim_net::Net;
 use redsim_resp::RespConn;
 
-use crate::fault::{Fault, Schedule};
+use crate::fault::{Fault, Schedule, TimedFault};
 use crate::history::EPOCH_MS;
-use crate::scenario::{Mutant, Network, Topology};
+use crate::history::History;
+use crate::recorder::Recorder;
+use crate::scenario::{Mutant, Network, Scenario, Topology};
 
 /// The port every data node listens on (each node is its own host).
 pub const REDIS_PORT: u16 = 6379;
@@ -125,6 +127,8 @@ pub struct Deployment {
     log_limit: usize,
     repl_timeout_s: u32,
     repl_ping_replica_period_s: u32,
+    network: Network,
+    stable_ms: u64,
     mutant: Option<Mutant>,
 }
 
@@ -137,8 +141,31 @@ impl Deployment {
             log_limit: EXEC_LOG_LIMIT,
             repl_timeout_s: 10,
             repl_ping_replica_period_s: 2,
+            network: Network::default(),
+            stable_ms: 0,
             mutant: None,
         }
+    }
+
+    /// The network [`Deployment::sim`] builds (default: 2 ms links, 1 ms tick). When the caller builds the
+    /// `Sim`, give the same network here: the checkers read its normal latency (a `latency` fault above it
+    /// explains a slow re-route).
+    pub fn network(mut self, network: Network) -> Deployment {
+        self.network = network;
+        self
+    }
+
+    /// The final part of the run in which the cluster must be healthy again and every client succeed
+    /// (`recovers_after_heal`; default 0: not judged). No fault may fall in it.
+    pub fn stable_ms(mut self, ms: u64) -> Deployment {
+        self.stable_ms = ms;
+        self
+    }
+
+    /// A simulation with redsim's settings, driven by the deployment's seed, on its network: the `Sim` to
+    /// [`Deployment::install`] into when the caller does not bring one.
+    pub fn sim(&self) -> turmoil::Sim<'static> {
+        sim_builder(self.seed, &self.network).build()
     }
 
     /// The seed the nodes' and Sentinels' own random choices descend from (use the simulation's seed).
@@ -261,6 +288,7 @@ impl Deployment {
             sentinels,
             hosts,
             pending: Vec::new(),
+            scheduled: Vec::new(),
             requests: FaultHandle::default(),
             applied: Vec::new(),
             held: Holds::default(),
@@ -306,6 +334,8 @@ pub struct Cluster {
     hosts: Vec<String>,
     /// Timed faults not yet applied, earliest first (absolute simulated ms).
     pending: Vec<(u64, Fault)>,
+    /// Every timed fault asked for, as a scenario would list it.
+    scheduled: Schedule,
     requests: FaultHandle,
     applied: Vec<(u64, Fault)>,
     held: Holds,
@@ -407,6 +437,11 @@ impl Cluster {
 
     /// Schedules `fault` at `at_ms` after the warm-up (the time a scenario file would give it).
     pub fn at(&mut self, at_ms: u64, fault: Fault) {
+        self.scheduled.push(TimedFault {
+            at_ms,
+            fault: fault.clone(),
+        });
+        self.scheduled.sort_by_key(|f| f.at_ms);
         self.pending.push((WARMUP_MS + at_ms, fault));
         // Faults at the same time apply in the order given (a stable sort).
         self.pending.sort_by_key(|(at, _)| *at);
@@ -467,6 +502,36 @@ impl Cluster {
     pub fn run(&mut self, sim: &mut turmoil::Sim<'_>) -> turmoil::Result {
         while !self.step(sim)? {}
         Ok(())
+    }
+
+    /// The history of a finished run for the checkers ([`crate::checkers::check_all`]): the operations a
+    /// [`Recorder`] kept, the clients it declared, this cluster's logs and faults. It describes the run as a
+    /// [`Scenario`] named `name`: the deployment's topology, network and stable window, the declared clients,
+    /// the timed faults as the schedule, and a duration up to the last operation. Errors: an operation by a
+    /// client never declared (the checkers must know its role and read policy), or a full command log.
+    pub fn history(&self, name: &str, sim: &turmoil::Sim<'_>, recorder: &Recorder) -> Result<History, String> {
+        let clients = recorder.clients();
+        let ops = recorder.ops();
+        if let Some(op) = ops.iter().find(|o| !clients.iter().any(|c| c.name == o.client)) {
+            return Err(format!(
+                "operations were recorded for client '{}', which was never declared: call \
+                 Recorder::declare_reader or declare_writer with its name",
+                op.client
+            ));
+        }
+        let last_ms = ops.iter().map(|o| o.complete_ms).max().unwrap_or(WARMUP_MS);
+        let scenario = Scenario {
+            name: name.to_string(),
+            duration_ms: last_ms.saturating_sub(WARMUP_MS).max(1),
+            stable_ms: self.deployment.stable_ms,
+            keys: 1,
+            topology: self.deployment.topology.clone(),
+            network: self.deployment.network.clone(),
+            clients,
+            schedule: self.scheduled.clone(),
+            mutant: self.deployment.mutant,
+        };
+        History::from_cluster(scenario, self.deployment.seed, ops, self, sim)
     }
 
     /// An error when the data nodes' log filled up: then the checkers cannot judge the run.

@@ -172,13 +172,9 @@ impl History {
     }
 }
 
-/// Fills in each successful operation's `served_by` from the execution log: the node that ran a command of
-/// the operation's kind (a read-only command for a read, any other for a write) on its key, over a connection
-/// named after its client, between its invoke and complete times. Among several such commands (a read retried
-/// on another replica, a late reply to an attempt that timed out) the one whose reply matches the operation's
-/// outcome wins, and among those the last, which is the attempt that answered. No such command: `None`.
-pub fn attribute(ops: &mut [Op], exec: &[LogEntry]) {
-    // Each client's commands, in log (and so time) order.
+/// Each client's commands from the execution log (ordinary connections only), in log and so time order: the
+/// index [`attribute`] and the checkers look operations up in.
+pub(crate) fn commands_by_client(exec: &[LogEntry]) -> BTreeMap<&str, Vec<&LogEntry>> {
     let mut by_client: BTreeMap<&str, Vec<&LogEntry>> = BTreeMap::new();
     for e in exec {
         if e.client_kind != ClientKind::Normal {
@@ -188,32 +184,114 @@ pub fn attribute(ops: &mut [Op], exec: &[LogEntry]) {
             by_client.entry(name).or_default().push(e);
         }
     }
-    for op in ops.iter_mut() {
-        op.served_by = None;
-        if op.outcome.is_err() {
+    by_client
+}
+
+/// The command that served `op`, among its client's commands (see [`attribute`]).
+pub(crate) fn serving_entry<'a>(op: &Op, entries: &[&'a LogEntry]) -> Option<&'a LogEntry> {
+    if op.outcome.is_err() {
+        return None;
+    }
+    let (from, to) = (op.invoke_ms + EPOCH_MS, op.complete_ms + EPOCH_MS);
+    let start = entries.partition_point(|e| e.time_ms < from);
+    let mut best: Option<(&'a LogEntry, bool)> = None;
+    for &e in entries[start..].iter().take_while(|e| e.time_ms <= to) {
+        let read = redsim_client::is_read_only(&e.name());
+        if read != (op.kind == OpKind::Read) || e.command.get(1) != Some(&op.key) || e.reply.starts_with('-') {
             continue;
         }
-        let Some(entries) = by_client.get(op.client.as_str()) else {
-            continue;
+        let matches = match (&op.kind, &op.outcome, &op.written) {
+            (OpKind::Read, Ok(Some(v)), _) => e.reply == format!("{v:?}"),
+            (OpKind::Read, Ok(None), _) => e.reply == "(nil)",
+            (OpKind::Write, _, Some(v)) => e.command.iter().skip(2).any(|a| a == v),
+            _ => true,
         };
-        let (from, to) = (op.invoke_ms + EPOCH_MS, op.complete_ms + EPOCH_MS);
-        let start = entries.partition_point(|e| e.time_ms < from);
-        let mut best: Option<(&LogEntry, bool)> = None;
-        for e in entries[start..].iter().take_while(|e| e.time_ms <= to) {
-            let read = redsim_client::is_read_only(&e.name());
-            if read != (op.kind == OpKind::Read) || e.command.get(1) != Some(&op.key) || e.reply.starts_with('-') {
-                continue;
-            }
-            let matches = match (&op.kind, &op.outcome, &op.written) {
-                (OpKind::Read, Ok(Some(v)), _) => e.reply == format!("{v:?}"),
-                (OpKind::Read, Ok(None), _) => e.reply == "(nil)",
-                (OpKind::Write, _, Some(v)) => e.command.iter().skip(2).any(|a| a == v),
-                _ => true,
-            };
-            if matches || !best.is_some_and(|(_, m)| m) {
-                best = Some((e, matches));
-            }
+        if matches || !best.is_some_and(|(_, m)| m) {
+            best = Some((e, matches));
         }
-        op.served_by = best.map(|(e, _)| e.node.clone());
+    }
+    best.map(|(e, _)| e)
+}
+
+/// Fills in each successful operation's `served_by` from the execution log: the node that ran a command of
+/// the operation's kind (a read-only command for a read, any other for a write) on its key, over a connection
+/// named after its client, between its invoke and complete times. Among several such commands (a read retried
+/// on another replica, a late reply to an attempt that timed out) the one whose reply matches the operation's
+/// outcome wins, and among those the last, which is the attempt that answered. No such command: `None`,
+/// whatever the client believed.
+pub fn attribute(ops: &mut [Op], exec: &[LogEntry]) {
+    let by_client = commands_by_client(exec);
+    for op in ops.iter_mut() {
+        op.served_by = by_client
+            .get(op.client.as_str())
+            .and_then(|entries| serving_entry(op, entries))
+            .map(|e| e.node.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redsim_fake_redis::Role;
+
+    use super::*;
+
+    fn entry(time_ms: u64, node: &str, client: &str, command: &[&str], reply: &str) -> LogEntry {
+        LogEntry {
+            seq: 0,
+            time_ms: EPOCH_MS + time_ms,
+            node: node.into(),
+            role: Role::Replica,
+            client_id: 1,
+            client_name: Some(client.into()),
+            client_kind: ClientKind::Normal,
+            command: command.iter().map(|s| s.to_string()).collect(),
+            reply: reply.into(),
+        }
+    }
+
+    fn read(client: &str, key: &str, invoke_ms: u64, complete_ms: u64, value: Option<&str>) -> Op {
+        Op {
+            client: client.into(),
+            kind: OpKind::Read,
+            key: key.into(),
+            written: None,
+            invoke_ms,
+            complete_ms,
+            outcome: Ok(value.map(str::to_string)),
+            // What a client would claim: the attribution must not keep it.
+            served_by: Some("redis-9".into()),
+        }
+    }
+
+    #[test]
+    fn served_by_comes_from_the_log_not_from_the_client() {
+        let exec = vec![
+            // An attempt on redis-2 that answered too late (the client retried), then the one that served.
+            entry(10, "redis-2", "r", &["GET", "k"], "\"old\""),
+            entry(12, "redis-3", "r", &["GET", "k"], "\"v\""),
+            // Another client's read, and this client's read of another key, at the same time.
+            entry(12, "redis-2", "other", &["GET", "k"], "\"v\""),
+            entry(13, "redis-2", "r", &["GET", "j"], "\"v\""),
+            // A refusal serves nothing.
+            entry(
+                31,
+                "redis-1",
+                "r",
+                &["GET", "k"],
+                "-LOADING Redis is loading the dataset in memory",
+            ),
+        ];
+        let mut ops = vec![
+            read("r", "k", 9, 14, Some("v")),
+            read("r", "k", 30, 32, None),
+            Op {
+                outcome: Err("deadline_exceeded".into()),
+                ..read("r", "k", 9, 14, None)
+            },
+        ];
+        attribute(&mut ops, &exec);
+        assert_eq!(ops[0].served_by.as_deref(), Some("redis-3"));
+        assert_eq!(ops[1].served_by, None, "nothing in the log served it");
+        assert_eq!(ops[2].served_by, None, "a failed operation was served by nobody");
     }
 }

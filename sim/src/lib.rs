@@ -30,6 +30,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod scenarios;
+pub mod seeds;
 pub mod timeline;
 
 pub use deployment::{Cluster, Deployment, FaultHandle, sim, sim_builder, warmed_up};
@@ -38,3 +39,4 @@ pub use history::{History, Op, OpKind};
 pub use recorder::{Pending, Recorder};
 pub use runner::run;
 pub use scenario::{ClientRole, ClientSpec, Mutant, Network, Scenario, Topology};
+pub use seeds::check_seeds;

@@ -74,6 +74,8 @@ fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Resul
     let mut cluster = Deployment::new(scenario.topology.clone())
         .seed(seed)
         .log_limit(log_limit)
+        .network(scenario.network.clone())
+        .stable_ms(scenario.stable_ms)
         .mutant(scenario.mutant)
         .install(&mut sim);
     let recorder = Recorder::new();
