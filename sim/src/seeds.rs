@@ -10,7 +10,7 @@
 //! }
 //! ```
 //!
-//! A failure panics with the seed, the schedule, the checkers' violations, the line that re-runs exactly
+//! A failure panics with the seed, the faults applied, the checkers' violations, the line that re-runs exactly
 //! that case (`REDSIM_SEED=<seed> cargo test <name>`) and the path of a timeline picture of the run (written
 //! to `REDSIM_OUT`, default the system's temporary directory). The closure may return `Err` for a failure of
 //! its own (a service error it asserts on): it is reported with the seed the same way.
@@ -103,12 +103,14 @@ fn report(name: &str, seed: u64, h: Option<&History>, checks: &[Check], error: &
         }
     }
     if let Some(h) = h {
-        if h.scenario.schedule.is_empty() {
-            out.push_str("  schedule: (no timed faults)\n");
+        // The faults as applied (timed, injected or requested from a host), in schedule times: after the warm-up.
+        if h.faults.is_empty() {
+            out.push_str("  faults: none\n");
         } else {
-            out.push_str("  schedule:\n");
-            for f in &h.scenario.schedule {
-                out.push_str(&format!("    {f}\n"));
+            out.push_str("  faults:\n");
+            for (t, f) in &h.faults {
+                let at = t.saturating_sub(crate::deployment::WARMUP_MS);
+                out.push_str(&format!("    at {at} {f}\n"));
             }
         }
         match write_timeline(name, seed, h, checks) {

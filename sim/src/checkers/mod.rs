@@ -144,8 +144,8 @@ impl Coverage {
     }
 }
 
-/// Simulated ms of an absolute log time.
-pub(crate) fn sim_ms(abs: u64) -> u64 {
+/// Simulated ms of an absolute log time (the logs stamp Unix ms from the simulation's fixed epoch).
+pub fn sim_ms(abs: u64) -> u64 {
     abs.saturating_sub(EPOCH_MS)
 }
 

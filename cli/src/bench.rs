@@ -24,10 +24,10 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use crate::report;
-use crate::runner::WARMUP_MS;
-use crate::scenario::Scenario;
-use crate::scenarios;
+use redsim::report;
+use redsim::runner::WARMUP_MS;
+use redsim::scenario::Scenario;
+use redsim::scenarios;
 
 /// The `default` workload.
 pub fn default_workload() -> Scenario {
@@ -132,10 +132,10 @@ pub fn load_workload(tick_ms: u64) -> Scenario {
     for c in s
         .clients
         .iter_mut()
-        .filter(|c| c.role == crate::scenario::ClientRole::Reader)
+        .filter(|c| c.role == redsim::scenario::ClientRole::Reader)
     {
         c.interval_ms = 1;
-        c.concurrency = (loops as u32).min(crate::scenario::CONCURRENCY_MAX);
+        c.concurrency = (loops as u32).min(redsim::scenario::CONCURRENCY_MAX);
     }
     s
 }
@@ -376,13 +376,13 @@ mod tests {
 
     #[test]
     fn the_load_workload_offers_its_rate_at_every_tick() {
-        for tick_ms in [1, crate::scenario::TICK_MAX_MS] {
+        for tick_ms in [1, redsim::scenario::TICK_MAX_MS] {
             let s = load_workload(tick_ms);
             s.validate().unwrap();
             let readers: Vec<_> = s
                 .clients
                 .iter()
-                .filter(|c| c.role == crate::scenario::ClientRole::Reader)
+                .filter(|c| c.role == redsim::scenario::ClientRole::Reader)
                 .collect();
             assert_eq!(readers.len(), 2);
             // Each loop completes an operation about every 1 + 2 * (latency + tick) ms.

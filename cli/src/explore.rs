@@ -7,10 +7,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use crate::fault::{Fault, TimedFault};
 use crate::generate::{FAULT_PHASE_MS, two_phase};
-use crate::report::{self, Outcome};
-use crate::scenario::{Mutant, Scenario};
+use redsim::fault::{Fault, TimedFault};
+use redsim::report::{self, Outcome};
+use redsim::scenario::{Mutant, Scenario};
 
 /// Grid points (ms into the fault phase) at which faults may start.
 pub const GRID_MS: [u64; 3] = [2000, 5000, 8000];

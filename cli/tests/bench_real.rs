@@ -1,8 +1,8 @@
 //! Figure (c)'s real side, on a short scenario: the scenario's clients and schedule really run against
 //! redis-server and redis-sentinel processes. Skipped, with a line on stderr, without them.
 
-use redsim::bench::default_workload;
-use redsim::bench_real::run_real;
+use redsim_cli::bench::default_workload;
+use redsim_cli::bench_real::run_real;
 
 #[test]
 fn a_short_scenario_runs_its_clients_and_schedule_on_real_processes() {

@@ -2,9 +2,9 @@
 //! (The full explorations take minutes; their counts are pinned in unit tests and their figures are in the
 //! README.)
 
-use redsim::explore::{alphabet, run_all, scenario, schedules};
-use redsim::interleavings;
 use redsim::{Fault, Mutant};
+use redsim_cli::explore::{alphabet, run_all, scenario, schedules};
+use redsim_cli::interleavings;
 
 #[test]
 fn a_two_fault_schedule_catches_the_master_fallback_and_spares_the_default_client() {

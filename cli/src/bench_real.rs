@@ -18,10 +18,10 @@ use redsim_conformance::{Cluster, ClusterConfig, Flavor, NodeId};
 use tokio::time::Instant;
 
 use crate::bench::{Row, Spread};
-use crate::fault::Fault;
-use crate::report;
-use crate::runner::{WARMUP_MS, read_policy, replica_selection};
-use crate::scenario::{ClientRole, ClientSpec, Scenario};
+use redsim::fault::Fault;
+use redsim::report;
+use redsim::runner::{WARMUP_MS, read_policy, replica_selection};
+use redsim::scenario::{ClientRole, ClientSpec, Scenario};
 
 /// What a real run does at a moment of the schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -316,7 +316,7 @@ fn main() -> ExitCode {
                 .ok_or_else(|| format!("--shard: '{shard}' is not i/n"))?;
             // Made before the campaign, so a bad --out fails in a second, not after an hour of cases.
             std::fs::create_dir_all(&out).map_err(|e| format!("--out {}: {e}", out.display()))?;
-            let mut cfg = redsim::fuzz::FuzzConfig {
+            let mut cfg = redsim_cli::fuzz::FuzzConfig {
                 seed,
                 cases,
                 time_budget: time_s.map(std::time::Duration::from_secs),
@@ -340,7 +340,7 @@ fn main() -> ExitCode {
             if let Some(t) = threads {
                 cfg.threads = t.max(1);
             }
-            let s = redsim::fuzz::fuzz(&cfg)?;
+            let s = redsim_cli::fuzz::fuzz(&cfg)?;
             println!(
                 "{} cases (shard {shard}, {} threads), {:.2} simulated hours in {:.1} wall s: {:.2} cases/s; \
                  coverage: {} failovers, {} +sdown, {} +odown, {} re-routes, {} full resyncs; {} failing",
@@ -366,7 +366,7 @@ fn main() -> ExitCode {
                 write_timeline(&f.outcome, &out.join(format!("redsim-shrunk-{}.svg", f.shrunk.seed)));
                 // The case as generated, too: a shrunk case may fail in another way than the original did.
                 let original = out.join(format!("redsim-case-{}.scn", f.original.seed));
-                let text = redsim::fuzz::scenario_of(&f.original, &cfg).to_string();
+                let text = redsim_cli::fuzz::scenario_of(&f.original, &cfg).to_string();
                 std::fs::write(&original, text).map_err(|e| format!("{}: {e}", original.display()))?;
                 println!(
                     "\ncase {} failed (as generated: {}); shrunk in {} runs from {} to {} faults:",
@@ -384,7 +384,7 @@ fn main() -> ExitCode {
                     f.shrunk.seed
                 );
             }
-            if let Some(kib) = redsim::bench::peak_rss_kib() {
+            if let Some(kib) = redsim_cli::bench::peak_rss_kib() {
                 println!("peak RSS: {:.1} MiB", kib as f64 / 1024.0);
             }
             Ok(s.failing.is_empty())
@@ -399,14 +399,14 @@ fn main() -> ExitCode {
             let mutant = mutant.as_deref().map(str::parse::<Mutant>).transpose()?;
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             let (e, what) = if interleavings {
-                let e = redsim::interleavings::explore(seed, threads, mutant)?;
+                let e = redsim_cli::interleavings::explore(seed, threads, mutant)?;
                 (
                     e,
                     "message interleavings (3 handshakes, up to 2 held channels)".to_string(),
                 )
             } else {
                 (
-                    redsim::explore::explore(k, seed, threads, mutant)?,
+                    redsim_cli::explore::explore(k, seed, threads, mutant)?,
                     format!("schedules of up to {k} faults"),
                 )
             };
@@ -433,7 +433,7 @@ fn main() -> ExitCode {
             Ok(true)
         })(),
         Command::Bench { runs, schedules, only } => (|| {
-            use redsim::bench;
+            use redsim_cli::bench;
             let want = |w: &str| only.as_deref().is_none_or(|o| o == w);
             if let Some(o) = only.as_deref()
                 && !["default", "load", "floor", "fuzz", "real", "memory"].contains(&o)
@@ -467,7 +467,7 @@ fn main() -> ExitCode {
             if want("real") {
                 match redsim_conformance::Binaries::real() {
                     Ok(_) => {
-                        let (row, detail) = redsim::bench_real::bench_real(&bench::default_workload(), runs)?;
+                        let (row, detail) = redsim_cli::bench_real::bench_real(&bench::default_workload(), runs)?;
                         rows.push(row);
                         real_detail = detail;
                     }

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use proptest::strategy::{NewTree, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use crate::fault::{Fault, TimedFault};
-use crate::scenario::{ClientRole, Scenario, Topology};
+use redsim::fault::{Fault, TimedFault};
+use redsim::scenario::{ClientRole, Scenario, Topology};
 
 /// Length of the fault phase, in ms of client time.
 pub const FAULT_PHASE_MS: u64 = 12_000;

@@ -6,10 +6,10 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use redsim::fuzz::{FuzzConfig, fuzz};
-use redsim::generate::{Case, case_tree, cases};
 use redsim::report::{failure_text, replay_command, run_checked};
 use redsim::{Mutant, Scenario, TimedFault};
+use redsim_cli::fuzz::{FuzzConfig, fuzz};
+use redsim_cli::generate::{Case, case_tree, cases};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -21,7 +21,7 @@ proptest! {
         // Failing cases are kept in sim/proptest-regressions/ (checked in) and replayed first on every run. (cargo
         // runs tests from the package root; SourceParallel would look for a src/ beside tests/ and fall back to
         // tests/generated.proptest-regressions.)
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/generated.txt"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("../sim/proptest-regressions/generated.txt"))),
         max_shrink_iters: 50,
         ..ProptestConfig::default()
     })]

@@ -6,10 +6,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::checkers::Coverage;
 use crate::generate::{self, Case};
-use crate::report::{self, Outcome};
-use crate::scenario::{Mutant, Scenario};
+use redsim::checkers::Coverage;
+use redsim::report::{self, Outcome};
+use redsim::scenario::{Mutant, Scenario};
 
 /// What a campaign does.
 #[derive(Debug, Clone)]

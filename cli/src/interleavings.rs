@@ -14,12 +14,12 @@
 //! so each channel's messages arrive before, during or after the others'. Every run also lets turmoil poll the
 //! hosts in a seeded random order, which reorders messages sent in the same millisecond.
 
-use crate::checkers::sim_ms;
 use crate::explore::{Exploration, run_all};
-use crate::fault::{Fault, TimedFault};
 use crate::generate::{FAULT_PHASE_MS, two_phase};
-use crate::runner::WARMUP_MS;
-use crate::scenario::{Mutant, Scenario};
+use redsim::checkers::sim_ms;
+use redsim::fault::{Fault, TimedFault};
+use redsim::runner::WARMUP_MS;
+use redsim::scenario::{Mutant, Scenario};
 
 /// When the handshake's trigger fires, ms into the fault phase.
 pub const TRIGGER_MS: u64 = 2000;
@@ -122,7 +122,7 @@ pub fn anchor(hs: &Handshake, base: &Scenario, seed: u64) -> Result<u64, String>
     if !hs.promotes {
         return Ok(TRIGGER_MS);
     }
-    let h = crate::runner::run(base, seed)?;
+    let h = redsim::runner::run(base, seed)?;
     h.sentinel_events
         .iter()
         .find(|e| e.event == "+failover-state-send-slaveof-noone")
