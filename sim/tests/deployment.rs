@@ -178,3 +178,49 @@ fn the_same_seed_gives_the_same_user_history() {
     let b = user_run(9, &schedule, 2_000, ReadPolicy::ReplicaOnly);
     assert_eq!(a.render(), b.render());
 }
+
+#[test]
+fn a_failover_in_a_user_sim_promotes_a_replica_and_the_run_still_ends() {
+    let mut sim = redsim::sim(5);
+    let mut cluster = Deployment::new(Topology::default()).seed(5).install(&mut sim);
+    cluster.client(&mut sim, "app", async {
+        redsim::warmed_up().await;
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        Ok(())
+    });
+    cluster.at(1_000, Fault::Failover);
+    cluster
+        .run(&mut sim)
+        .expect("the run ends when the app returns: the control host does not hold it up");
+    let switched = cluster.event_log().events().iter().any(|e| e.event == "+switch-master");
+    assert!(switched, "{:?}", cluster.event_log().events());
+    assert!(cluster.hosts().iter().any(|h| h == "ctl"), "{:?}", cluster.hosts());
+}
+
+#[test]
+fn a_fault_requested_from_inside_a_host_applies_before_the_next_step() {
+    let mut sim = redsim::sim(6);
+    let mut cluster = Deployment::new(Topology::default()).seed(6).install(&mut sim);
+    let faults = cluster.fault_handle();
+    cluster.client(&mut sim, "app", async move {
+        redsim::warmed_up().await;
+        faults.request(Fault::Kill("redis-2".into()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Ok(())
+    });
+    cluster.run(&mut sim).unwrap();
+    let (at, fault) = &cluster.applied()[0];
+    assert_eq!(fault, &Fault::Kill("redis-2".into()));
+    assert!(
+        (redsim::deployment::WARMUP_MS..redsim::deployment::WARMUP_MS + 5).contains(at),
+        "{at}"
+    );
+    // The killed node runs nothing after it.
+    let later = cluster
+        .exec_log()
+        .entries()
+        .into_iter()
+        .filter(|e| e.node == "redis-2" && e.time_ms > redsim::history::EPOCH_MS + at)
+        .count();
+    assert_eq!(later, 0);
+}
