@@ -11,11 +11,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::is_read_only;
-use crate::config::{ClientBuilder, ClientConfig, Mutant, ReadPolicy};
+use crate::config::{ClientBuilder, ClientConfig, ReadPolicy};
 use crate::conn::{Conn, NodeRole};
 use crate::discovery;
 use crate::error::{Error, Result};
 use crate::events::{EventKind, RoutingEvent};
+#[cfg(feature = "mutants")]
+use crate::mutant::Mutant;
 use crate::mux::{Failure, Limits, Mux, Request};
 use crate::routing::{Candidate, Router};
 
@@ -237,8 +239,11 @@ impl Inner {
             }
         }
         let mut events = Vec::new();
-        let sticky = matches!(self.cfg.mutant, Some(Mutant::StickyMaster | Mutant::BlindMaster)) && st.master.is_some();
-        if st.master.as_ref() != Some(&view.master) && !sticky {
+        let switched = st.master.as_ref() != Some(&view.master);
+        // Mutants StickyMaster and BlindMaster keep the first master found, whatever Sentinel says later.
+        #[cfg(feature = "mutants")]
+        let switched = switched && !(st.master.is_some() && self.cfg.mutant.is_some_and(Mutant::keeps_first_master));
+        if switched {
             let from = st.master.as_ref().map(|(h, p)| format!("{h}:{p}"));
             let to = format!("{}:{}", view.master.0, view.master.1);
             if from.is_some() {
@@ -472,6 +477,7 @@ impl Inner {
     fn limits(&self) -> Limits {
         Limits {
             command_timeout: self.cfg.command_timeout,
+            #[cfg(feature = "mutants")]
             keep_timed_out: self.cfg.mutant == Some(Mutant::KeepTimedOutConnection),
         }
     }
@@ -653,7 +659,10 @@ impl Inner {
         if self.lock().master.is_none() {
             within(deadline, self.discover_if_unknown()).await??;
         }
-        let policy = self.cfg.read_policy;
+        // Whether a read goes to the master once no replica is left.
+        let may_fall_back = matches!(self.cfg.read_policy, ReadPolicy::ReplicaPreferred | ReadPolicy::Nearest);
+        #[cfg(feature = "mutants")]
+        let may_fall_back = may_fall_back || self.cfg.mutant == Some(Mutant::FallBackToMaster);
         let mut tried: Vec<String> = Vec::new();
         let mut stale: Vec<String> = Vec::new();
         let mut attempt = 0;
@@ -673,9 +682,7 @@ impl Inner {
                         } else if let Some(r) = self.last_resort_replica(&tried) {
                             self.emit(EventKind::LastResort { addr: r.clone() });
                             Target::Replica(r)
-                        } else if matches!(policy, ReadPolicy::ReplicaPreferred | ReadPolicy::Nearest)
-                            || self.cfg.mutant == Some(Mutant::FallBackToMaster)
-                        {
+                        } else if may_fall_back {
                             self.emit(EventKind::FellBackToMaster);
                             Target::Master
                         } else {
@@ -723,8 +730,10 @@ impl Inner {
             };
             let reason = failure.kind().to_string();
             match role {
+                #[cfg(feature = "mutants")]
                 NodeRole::Replica if self.cfg.mutant == Some(Mutant::NoEjection) => return Err(failure),
                 // A naive client: a timed-out replica is just "slow", keep it and its connection.
+                #[cfg(feature = "mutants")]
                 NodeRole::Replica
                     if self.cfg.mutant == Some(Mutant::KeepTimedOutConnection)
                         && matches!(&failure, Error::Io(m) if m.contains("timed out")) =>

@@ -5,6 +5,8 @@ use std::time::Duration;
 use redsim_net::Net;
 
 use crate::error::{Error, Result};
+#[cfg(feature = "mutants")]
+use crate::mutant::Mutant;
 
 /// Where reads go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,25 +34,6 @@ pub enum ReplicaSelection {
     Random,
     /// The replica with the lowest measured latency.
     LowestLatency,
-}
-
-/// Deliberately broken behaviours, so a test harness can prove its checkers catch real client bugs. Never
-/// set one in production: each breaks a guarantee of this crate on purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mutant {
-    /// Reads go to the master when no replica answers, whatever the policy (redis-py's `slave_for`).
-    FallBackToMaster,
-    /// A failed replica is neither remembered nor skipped, and the read is not retried (go-redis-like).
-    NoEjection,
-    /// A request that timed out gives up its place in its connection's reply queue, but the connection is kept
-    /// (and the slow replica too), so its late reply answers the next request.
-    KeepTimedOutConnection,
-    /// The client keeps the first master it discovered: it ignores `+switch-master` and the master in later
-    /// discoveries, so its writes never follow a failover.
-    StickyMaster,
-    /// As [`Mutant::StickyMaster`], and connections are not checked with `ROLE`, so the demoted master goes on
-    /// receiving writes (acknowledged, if it is a replica with `replica-read-only no`).
-    BlindMaster,
 }
 
 /// Everything the client needs to know; built with [`crate::Client::builder`].
@@ -101,6 +84,8 @@ pub struct ClientConfig {
     /// Seed of the client's random choices (replica choice, jitter).
     pub seed: u64,
     /// A deliberately broken behaviour, for testing checkers only (default none).
+    #[cfg(feature = "mutants")]
+    #[doc(hidden)]
     pub mutant: Option<Mutant>,
 }
 
@@ -128,6 +113,7 @@ impl Default for ClientConfig {
             client_name: "redsim-client".into(),
             net: Net::Tokio,
             seed: 0,
+            #[cfg(feature = "mutants")]
             mutant: None,
         }
     }
@@ -264,6 +250,8 @@ impl ClientBuilder {
     }
 
     /// Enables a deliberately broken behaviour (for testing checkers; never in production).
+    #[cfg(feature = "mutants")]
+    #[doc(hidden)]
     pub fn mutant(mut self, m: Mutant) -> Self {
         self.cfg.mutant = Some(m);
         self

@@ -48,6 +48,8 @@ mod conn;
 mod discovery;
 mod error;
 mod events;
+#[cfg(feature = "mutants")]
+mod mutant;
 mod mux;
 mod pipeline;
 pub mod routing;
@@ -56,10 +58,13 @@ mod watcher;
 
 pub use client::Client;
 pub use commands::is_read_only;
-pub use config::{ClientBuilder, ClientConfig, Mutant, ReadPolicy, ReplicaSelection, parse_addr};
+pub use config::{ClientBuilder, ClientConfig, ReadPolicy, ReplicaSelection, parse_addr};
 pub use conn::NodeRole;
 pub use error::{Error, Result};
 pub use events::{EventKind, RoutingEvent};
+#[cfg(feature = "mutants")]
+#[doc(hidden)]
+pub use mutant::Mutant;
 pub use pipeline::Pipeline;
 pub use redsim_net::Net;
 /// A reply from the server.

@@ -113,6 +113,7 @@ pub(crate) struct Limits {
     pub command_timeout: Duration,
     /// [`crate::Mutant::KeepTimedOutConnection`]: a request that times out gives up its slot and the
     /// connection is kept, so later replies shift onto the wrong callers.
+    #[cfg(feature = "mutants")]
     pub keep_timed_out: bool,
 }
 
@@ -280,17 +281,19 @@ impl Driver {
         let oldest = self.waiting.front().map_or(now, |w| w.deadline);
         if oldest > now {
             timer.reset(oldest);
-        } else if self.link.limits.keep_timed_out {
+            return Ok(());
+        }
+        #[cfg(feature = "mutants")]
+        if self.link.limits.keep_timed_out {
             if let Some(w) = self.waiting.pop_front() {
                 let _ = w.answer.send(Err(Failure {
                     error: Error::Io(format!("{}: read timed out", self.link.addr)),
                     behind_timeout: false,
                 }));
             }
-        } else {
-            return Err(End::TimedOut);
+            return Ok(());
         }
-        Ok(())
+        Err(End::TimedOut)
     }
 
     /// Appends a request to the next write and queues its slot, unless its caller has already given up.

@@ -9,9 +9,10 @@ use std::time::Duration;
 use redsim_resp::{Reply, RespConn};
 
 use crate::client::Inner;
-use crate::config::Mutant;
 use crate::discovery::{event_master, parse_switch_master};
 use crate::events::EventKind;
+#[cfg(feature = "mutants")]
+use crate::mutant::Mutant;
 
 /// How often ejected replicas are checked for a due probe.
 const PROBE_PERIOD: Duration = Duration::from_millis(100);
@@ -133,9 +134,11 @@ async fn listen(weak: &Weak<Inner>, host: &str, port: u16) {
             continue;
         };
         let Some(inner) = weak.upgrade() else { return };
-        if &channel[..] == b"+switch-master"
-            && !matches!(inner.cfg.mutant, Some(Mutant::StickyMaster | Mutant::BlindMaster))
-        {
+        let switch_master = &channel[..] == b"+switch-master";
+        // Mutants StickyMaster and BlindMaster: the event only starts a discovery, which keeps the first master.
+        #[cfg(feature = "mutants")]
+        let switch_master = switch_master && !inner.cfg.mutant.is_some_and(Mutant::keeps_first_master);
+        if switch_master {
             if let Some((ip, p)) = parse_switch_master(payload, &name) {
                 let to = format!("{ip}:{p}");
                 let from = {

@@ -67,6 +67,8 @@ pub struct SentinelConfig {
     pub event_limit: usize,
     /// A deliberately broken behaviour for testing checkers: reconfigure nodes without CLIENT KILL, so clients
     /// stay connected to a node whose role changed. Never set it otherwise.
+    #[cfg(feature = "mutants")]
+    #[doc(hidden)]
     pub skip_client_kill: bool,
     /// `sentinel current-epoch`: the highest epoch seen (0 at first).
     pub current_epoch: u64,
@@ -100,6 +102,7 @@ impl Default for SentinelConfig {
             masters: Vec::new(),
             seed: 0,
             event_limit: 1_000_000,
+            #[cfg(feature = "mutants")]
             skip_client_kill: false,
             current_epoch: 0,
         }

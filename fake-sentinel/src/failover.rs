@@ -204,6 +204,7 @@ impl State {
             Some((h, p)) => (h.to_string(), p.to_string()),
             None => ("NO".to_string(), "ONE".to_string()),
         };
+        #[cfg(feature = "mutants")]
         let skip_kill = self.cfg.skip_client_kill;
         let Some(inst) = self.instance_mut(t) else { return false };
         let Some(cc) = &inst.link.cc else { return false };
@@ -216,6 +217,8 @@ impl State {
             &[b"EXEC"],
         ];
         for cmd in cmds {
+            // Mutant skip-client-kill: clients are left connected to a node whose role changes.
+            #[cfg(feature = "mutants")]
             if skip_kill && cmd[0] == b"CLIENT" {
                 continue;
             }

@@ -129,14 +129,9 @@ async fn workload(
         .command_timeout(Duration::from_millis(spec.timeout_ms))
         .read_policy(read_policy(&spec.policy).unwrap_or_default())
         .replica_selection(replica_selection(&spec.selection).unwrap_or_default());
-    builder = match mutant {
-        Some(Mutant::FallBackToMaster) => builder.mutant(redsim_client::Mutant::FallBackToMaster),
-        Some(Mutant::NoEjection) => builder.mutant(redsim_client::Mutant::NoEjection),
-        Some(Mutant::KeepTimedOutConnection) => builder.mutant(redsim_client::Mutant::KeepTimedOutConnection),
-        Some(Mutant::StickyMaster) => builder.mutant(redsim_client::Mutant::StickyMaster),
-        Some(Mutant::BlindMaster) => builder.mutant(redsim_client::Mutant::BlindMaster),
-        Some(Mutant::SkipClientKill) | None => builder,
-    };
+    if let Some(m) = mutant {
+        builder = builder.mutant(m);
+    }
     let Ok(client) = builder.build() else { return };
     // Routing events are stamped with simulated time as they arrive (the event's own clock reading is a tokio
     // instant whose sub-millisecond part is not reproducible across runs in one process).

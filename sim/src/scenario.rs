@@ -106,58 +106,28 @@ pub enum ClientRole {
     Reader,
 }
 
-/// Deliberately broken behaviours that prove the checkers bite. Never used by default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mutant {
-    /// Client: reads fall back to the master when no replica answers (redis-py's `slave_for`).
-    FallBackToMaster,
-    /// Client: no memory of failed replicas and no retry (go-redis-like).
-    NoEjection,
-    /// Client: a request that timed out gives up its slot in the reply queue and the connection is kept.
-    KeepTimedOutConnection,
-    /// Sentinel: reconfigures nodes without CLIENT KILL.
-    SkipClientKill,
-    /// Client: keeps the first master it found, whatever Sentinel says.
-    StickyMaster,
-    /// Client: keeps the first master and never checks `ROLE`; the nodes run with `replica-read-only no`, so
-    /// the demoted master acknowledges the writes it is sent.
-    BlindMaster,
-}
+/// Deliberately broken behaviours that prove the checkers bite. Never used by default. The one list, shared
+/// with the client (which compiles them only with its `mutants` feature, enabled by this crate): some break
+/// the client, `SkipClientKill` the Sentinels, and `BlindMaster` also runs the nodes with
+/// `replica-read-only no`.
+pub use redsim_client::Mutant;
 
-impl Mutant {
-    /// Every mutant, with its text name.
-    pub const ALL: [(Mutant, &'static str); 6] = [
-        (Mutant::FallBackToMaster, "fall-back-to-master"),
-        (Mutant::NoEjection, "no-ejection"),
-        (Mutant::KeepTimedOutConnection, "keep-timed-out-connection"),
-        (Mutant::SkipClientKill, "skip-client-kill"),
-        (Mutant::StickyMaster, "sticky-master"),
-        (Mutant::BlindMaster, "blind-master"),
-    ];
+/// A scenario's mutant in its JSON form: the text name (`"no-ejection"`), or `null`.
+mod mutant_name {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    /// The text name.
-    pub fn name(self) -> &'static str {
-        Mutant::ALL
-            .iter()
-            .find(|(m, _)| *m == self)
-            .map(|(_, n)| *n)
-            .unwrap_or("?")
+    use super::Mutant;
+
+    /// Writes the name, or `null`.
+    pub fn serialize<S: Serializer>(m: &Option<Mutant>, s: S) -> Result<S::Ok, S::Error> {
+        m.map(Mutant::name).serialize(s)
     }
-}
 
-impl FromStr for Mutant {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Mutant::ALL
-            .iter()
-            .find(|(_, n)| *n == s)
-            .map(|(m, _)| *m)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Mutant::ALL.iter().map(|(_, n)| *n).collect();
-                format!("unknown mutant '{s}' (known: {})", names.join(", "))
-            })
+    /// Reads a name (refusing unknown ones, with the known ones listed), or `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mutant>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|n| n.parse().map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
@@ -225,6 +195,7 @@ pub struct Scenario {
     /// The faults.
     pub schedule: Schedule,
     /// A deliberately broken behaviour, for proving checkers (never on by default).
+    #[serde(default, with = "mutant_name")]
     pub mutant: Option<Mutant>,
 }
 
