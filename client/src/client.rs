@@ -10,7 +10,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::is_read_only;
+use crate::commands::{is_read_only, is_read_only_bytes};
 use crate::config::{ClientBuilder, ClientConfig, ReadPolicy};
 use crate::conn::{Conn, NodeRole};
 use crate::discovery;
@@ -897,22 +897,45 @@ impl Client {
         crate::pipeline::Pipeline::new(self.clone(), true)
     }
 
+    /// One command with binary arguments, routed as [`Client::command`] routes it. Unlike `command`, an error
+    /// reply comes back as `Ok(Reply::Error)`: the caller (the redis-rs adapter) classifies it by its own rules,
+    /// and `Err` is left for what went wrong on the way (no replica, a dead master, a deadline).
+    #[cfg_attr(not(feature = "redis-rs"), allow(dead_code))]
+    pub(crate) async fn command_bytes(&self, args: Vec<Bytes>) -> Result<Reply> {
+        let Some(name) = args.first() else {
+            return Err(Error::Config("empty command".into()));
+        };
+        let read = is_read_only_bytes(name);
+        let (mut replies, _) = self.call(Request::one(&args), read, read).await?;
+        replies.pop().ok_or_else(|| Error::Protocol("no reply".into()))
+    }
+
     pub(crate) async fn run_pipeline(&self, cmds: Vec<Vec<Bytes>>, transaction: bool) -> Result<Vec<Reply>> {
-        let read = !transaction
-            && cmds
-                .iter()
-                .all(|c| c.first().is_some_and(|n| is_read_only(&String::from_utf8_lossy(n))));
+        let mut replies = self.run_pipeline_raw(&cmds, transaction).await?;
+        if !transaction {
+            return Ok(replies);
+        }
+        match replies.pop() {
+            Some(Reply::Array(items)) => Ok(items),
+            Some(Reply::Error(e)) => Err(Error::Server(e)),
+            Some(Reply::Nil | Reply::NilArray) => Err(Error::Server("EXECABORT transaction aborted".into())),
+            other => Err(Error::Protocol(format!("unexpected EXEC reply {other:?}"))),
+        }
+    }
+
+    /// Every reply a pipeline produces, in wire order: one per command, and for a transaction MULTI's `+OK`, one
+    /// `+QUEUED` (or a queueing error) per command, then EXEC's. Callers that need more than EXEC's array (redis-rs
+    /// asks for replies by offset and count, and reports queueing errors) read them here.
+    ///
+    /// A pipeline of reads only follows the read policy; anything else, and every transaction, goes to the
+    /// master. Only reads are retried after an ambiguous failure.
+    pub(crate) async fn run_pipeline_raw(&self, cmds: &[Vec<Bytes>], transaction: bool) -> Result<Vec<Reply>> {
         if transaction {
             let (multi, exec) = (vec![Bytes::from_static(b"MULTI")], vec![Bytes::from_static(b"EXEC")]);
-            let all = Request::many(std::iter::once(&multi).chain(&cmds).chain(std::iter::once(&exec)));
-            let (mut replies, _) = self.call(all, false, false).await?;
-            return match replies.pop() {
-                Some(Reply::Array(items)) => Ok(items),
-                Some(Reply::Error(e)) => Err(Error::Server(e)),
-                Some(Reply::Nil | Reply::NilArray) => Err(Error::Server("EXECABORT transaction aborted".into())),
-                other => Err(Error::Protocol(format!("unexpected EXEC reply {other:?}"))),
-            };
+            let all = Request::many(std::iter::once(&multi).chain(cmds).chain(std::iter::once(&exec)));
+            return self.call(all, false, false).await.map(|(r, _)| r);
         }
-        self.call(Request::many(&cmds), read, read).await.map(|(r, _)| r)
+        let read = cmds.iter().all(|c| c.first().is_some_and(|n| is_read_only_bytes(n)));
+        self.call(Request::many(cmds), read, read).await.map(|(r, _)| r)
     }
 }

@@ -84,9 +84,15 @@ const READ_ONLY: &[&str] = &[
 
 /// Whether a command (by name, any case) only reads and may go to a replica.
 pub fn is_read_only(name: &str) -> bool {
+    is_read_only_bytes(name.as_bytes())
+}
+
+/// [`is_read_only`] on a name as it goes on the wire: commands built elsewhere (redis-rs's `Cmd`, a pipeline)
+/// carry their name as bytes, and a name that is not UTF-8 is simply not in the table.
+pub(crate) fn is_read_only_bytes(name: &[u8]) -> bool {
     // Compared as if lower-cased, without allocating: this runs on every call.
     READ_ONLY
-        .binary_search_by(|entry| entry.bytes().cmp(name.bytes().map(|b| b.to_ascii_lowercase())))
+        .binary_search_by(|entry| entry.bytes().cmp(name.iter().map(|b| b.to_ascii_lowercase())))
         .is_ok()
 }
 
@@ -106,5 +112,6 @@ mod tests {
         ] {
             assert!(!is_read_only(write), "{write}");
         }
+        assert!(is_read_only_bytes(b"gEt") && !is_read_only_bytes(b"GET\xff") && !is_read_only_bytes(b"\xffGET"));
     }
 }

@@ -38,6 +38,40 @@
 //! # let _ = value;
 //! # Ok(()) }
 //! ```
+//!
+//! # redis-rs code on the client
+//!
+//! With the `redis-rs` feature, [`Client`] is a `redis::aio::ConnectionLike`, so code written for redis-rs
+//! (`AsyncCommands`, `redis::pipe()`, `redis::cmd()`) runs through the client's routing unchanged: reads go to
+//! replicas per the read policy, writes and `pipe().atomic()` transactions to the master, failures are retried
+//! elsewhere. Error replies get redis-rs's own error kinds (`READONLY` is `ErrorKind::Server(ReadOnly)`); the
+//! client's own failures keep their text (`NoReplicaAvailable` becomes redis-rs's
+//! `NoValidReplicasFoundBySentinel`, connection failures and timeouts `Io`).
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis-rs")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use redis::AsyncCommands;
+//!
+//! let client = redsim_client::Client::builder()
+//!     .sentinels(["10.0.0.1:26379", "10.0.0.2:26379"])
+//!     .master_name("mymaster")
+//!     .build()?;
+//! // A `&mut Client`: on a `Client` value the client's own typed `get`/`set` are found before `AsyncCommands`'.
+//! let con = &mut client.clone();
+//! con.set::<_, _, ()>("greeting", "hello").await?; // the master
+//! let value: Option<String> = con.get("greeting").await?; // a replica
+//! let (n,): (i64,) = redis::pipe().atomic().incr("hits", 1).query_async(con).await?; // MULTI/EXEC, the master
+//! # let _ = (value, n);
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! - `turmoil`: the client can run on turmoil's simulated network (`Net::Turmoil`), as redsim's simulations do.
+//! - `redis-rs`: implements `redis::aio::ConnectionLike` (redis 1.x) for [`Client`], as above. The connection is
+//!   shared by every caller, so `get_db` is 0 and connection state (`SELECT`, `WATCH`, Pub/Sub) does not belong
+//!   on it.
 
 #![warn(missing_docs)]
 
@@ -52,6 +86,8 @@ mod events;
 mod mutant;
 mod mux;
 mod pipeline;
+#[cfg(feature = "redis-rs")]
+mod redis_rs;
 pub mod routing;
 mod typed;
 mod watcher;

@@ -50,8 +50,8 @@ pub(crate) struct Request {
 }
 
 impl Request {
-    /// One command.
-    pub(crate) fn one(args: &[&str]) -> Request {
+    /// One command; its arguments are bytes (text or binary alike).
+    pub(crate) fn one<A: AsRef<[u8]>>(args: &[A]) -> Request {
         let mut out = BytesMut::new();
         redsim_resp::encode_multibulk(&mut out, args);
         Request {

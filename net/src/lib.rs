@@ -2,7 +2,7 @@
 //!
 //! Servers (the fake Redis and Sentinel nodes) and clients (the routing client, replication links) are written
 //! once against [`Net`], and run unchanged either on tokio's real TCP ([`Net::Tokio`]) or on turmoil's simulated
-//! network ([`Net::Turmoil`], behind the `turmoil` feature). Only the transport and the clock differ; every
+//! network (`Net::Turmoil`, behind the `turmoil` feature). Only the transport and the clock differ; every
 //! decision above them is the same code.
 //!
 //! ```no_run
