@@ -288,6 +288,13 @@ impl ClientBuilder {
                 return Err(Error::Config(format!("{what} must be above zero")));
             }
         }
+        // The background tasks are spawned on the current runtime: outside one, say so instead of panicking.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::Config(
+                "build() must run inside a tokio runtime (in a simulation: inside the host that uses the client)"
+                    .into(),
+            ));
+        }
         Ok(crate::client::Client::start(self.cfg))
     }
 }
@@ -295,6 +302,16 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn building_outside_a_runtime_is_an_error_not_a_panic() {
+        let e = crate::Client::builder()
+            .sentinel("s:26379")
+            .master_name("m")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("inside a tokio runtime"), "{e}");
+    }
 
     #[test]
     fn addresses_parse_with_clear_errors() {
