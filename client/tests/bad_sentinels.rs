@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use common::*;
+use redsim::{Cluster, Deployment};
 use redsim_client::{Client, Error};
 use redsim_fake_redis::{ExecLog, LogEntry, Role};
 use redsim_net::Net;
@@ -113,11 +114,11 @@ async fn bad_sentinel(behaviour: Behaviour) -> turmoil::Result {
 }
 
 /// A deployment whose Sentinel list starts with a bad one at `bad-sentinel:26379`.
-fn with_bad_sentinel(seed: u64, behaviour: Behaviour) -> (turmoil::Sim<'static>, Deployment) {
-    let mut sim = sim(seed, Duration::from_secs(60));
-    let d = deploy(&mut sim, &Topology::default());
+fn with_bad_sentinel(seed: u64, behaviour: Behaviour) -> (turmoil::Sim<'static>, Cluster) {
+    let mut sim = redsim::sim(seed);
+    let cluster = Deployment::new(Topology::default()).seed(seed).install(&mut sim);
     sim.host("bad-sentinel", move || bad_sentinel(behaviour.clone()));
-    (sim, d)
+    (sim, cluster)
 }
 
 fn client(name: &str, sentinels: &[&str]) -> redsim_client::ClientBuilder {
@@ -130,24 +131,24 @@ fn client(name: &str, sentinels: &[&str]) -> redsim_client::ClientBuilder {
 
 #[test]
 fn a_garbage_sentinel_is_skipped() {
-    let (mut sim, d) = with_bad_sentinel(41, Behaviour::Garbage);
-    sim.client("app", async move {
+    let (mut sim, mut cluster) = with_bad_sentinel(41, Behaviour::Garbage);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&Topology::default(), 30 * SEC).await);
         let c = client("app", &["bad-sentinel:26379", "sentinel-1:26379"]).build()?;
         c.set("k", "v").await?;
         c.get("k").await?;
         Ok(())
     });
-    sim.run().unwrap();
-    assert_eq!(ran(&d.exec, "app", "SET")[0].node, "redis-1");
-    assert_eq!(ran(&d.exec, "app", "GET")[0].role, Role::Replica);
+    cluster.run(&mut sim).unwrap();
+    assert_eq!(ran(cluster.exec_log(), "app", "SET")[0].node, "redis-1");
+    assert_eq!(ran(cluster.exec_log(), "app", "GET")[0].role, Role::Replica);
 }
 
 #[test]
 fn a_sentinel_naming_a_replica_as_master_gets_no_write_through() {
     let lies = Behaviour::Lies(lies("redis-2", &[("redis-1", "slave"), ("redis-3", "slave")]));
-    let (mut sim, d) = with_bad_sentinel(42, lies);
-    sim.client("app", async move {
+    let (mut sim, mut cluster) = with_bad_sentinel(42, lies);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&Topology::default(), 30 * SEC).await);
         let c = client("app", &["bad-sentinel:26379"]).call_deadline(2 * SEC).build()?;
         let err = c.set("k", "v").await.unwrap_err();
@@ -164,9 +165,12 @@ fn a_sentinel_naming_a_replica_as_master_gets_no_write_through() {
         }
         Ok(())
     });
-    sim.run().unwrap();
-    assert!(ran(&d.exec, "app", "SET").is_empty(), "no write ran anywhere");
-    let gets = ran(&d.exec, "app", "GET");
+    cluster.run(&mut sim).unwrap();
+    assert!(
+        ran(cluster.exec_log(), "app", "SET").is_empty(),
+        "no write ran anywhere"
+    );
+    let gets = ran(cluster.exec_log(), "app", "GET");
     assert_eq!(gets.len(), 5);
     assert!(
         gets.iter().all(|e| e.role == Role::Replica && e.node == "redis-3"),
@@ -181,8 +185,8 @@ fn a_sentinel_naming_a_replica_as_master_gets_no_write_through() {
 #[test]
 fn a_replica_in_use_survives_the_moment_after_a_switch_when_sentinel_flags_all_disconnected() {
     let script = lies("redis-1", &[("redis-2", "slave")]);
-    let (mut sim, d) = with_bad_sentinel(44, Behaviour::Lies(script.clone()));
-    sim.client("app", async move {
+    let (mut sim, mut cluster) = with_bad_sentinel(44, Behaviour::Lies(script.clone()));
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&Topology::default(), 30 * SEC).await);
         let c = client("app", &["bad-sentinel:26379"]).build()?;
         let addr = |n| format!("{}:6379", turmoil::lookup(n));
@@ -207,8 +211,8 @@ fn a_replica_in_use_survives_the_moment_after_a_switch_when_sentinel_flags_all_d
         assert_eq!(c.get("k").await, Err(Error::NoReplicaAvailable));
         Ok(())
     });
-    sim.run().unwrap();
-    let gets = ran(&d.exec, "app", "GET");
+    cluster.run(&mut sim).unwrap();
+    let gets = ran(cluster.exec_log(), "app", "GET");
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert!(
         gets.iter().all(|e| e.node == "redis-2" && e.role == Role::Replica),
@@ -218,8 +222,8 @@ fn a_replica_in_use_survives_the_moment_after_a_switch_when_sentinel_flags_all_d
 
 #[test]
 fn silent_sentinels_give_a_clear_error_in_bounded_time() {
-    let (mut sim, _d) = with_bad_sentinel(43, Behaviour::Silent);
-    sim.client("app", async move {
+    let (mut sim, mut cluster) = with_bad_sentinel(43, Behaviour::Silent);
+    cluster.client(&mut sim, "app", async move {
         let c = client("app", &["bad-sentinel:26379", "nowhere:26379"])
             .sentinel_timeout(Duration::from_millis(200))
             .connect_timeout(Duration::from_millis(200))
@@ -232,7 +236,7 @@ fn silent_sentinels_give_a_clear_error_in_bounded_time() {
         assert_eq!(unknown.get("k").await, Err(Error::MasterUnknown("nosuch".into())));
         Ok(())
     });
-    sim.run().unwrap();
+    cluster.run(&mut sim).unwrap();
 }
 
 #[test]

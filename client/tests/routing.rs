@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use redsim::{Deployment, Fault};
 use redsim_client::{Client, Error, ReadPolicy, ReplicaSelection};
 use redsim_fake_redis::{ExecLog, LogEntry, Role};
 use redsim_fake_sentinel::SentinelEvent;
@@ -34,9 +35,9 @@ fn ran(log: &ExecLog, client: &str, name: &str) -> Vec<LogEntry> {
 #[test]
 fn test1_sticky_reads_all_go_to_one_replica() {
     let topo = Topology::default();
-    let mut sim = sim(31, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    sim.client("app", async move {
+    let mut sim = redsim::sim(31);
+    let mut cluster = Deployment::new(topo.clone()).seed(31).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("reader", 1)
             .replica_selection(ReplicaSelection::Sticky)
@@ -46,8 +47,8 @@ fn test1_sticky_reads_all_go_to_one_replica() {
         }
         Ok(())
     });
-    sim.run().unwrap();
-    let gets = ran(&d.exec, "reader", "GET");
+    cluster.run(&mut sim).unwrap();
+    let gets = ran(cluster.exec_log(), "reader", "GET");
     assert_eq!(gets.len(), 3);
     assert!(
         gets.iter().all(|e| e.node == gets[0].node && e.role == Role::Replica),
@@ -58,9 +59,9 @@ fn test1_sticky_reads_all_go_to_one_replica() {
 #[test]
 fn test2_a_new_client_per_read_spreads_reads_over_replicas() {
     let topo = Topology::default();
-    let mut sim = sim(32, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    sim.client("app", async move {
+    let mut sim = redsim::sim(32);
+    let mut cluster = Deployment::new(topo.clone()).seed(32).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         for seed in 0..10 {
             let c = client("reader", seed).build()?;
@@ -68,8 +69,8 @@ fn test2_a_new_client_per_read_spreads_reads_over_replicas() {
         }
         Ok(())
     });
-    sim.run().unwrap();
-    let gets = ran(&d.exec, "reader", "GET");
+    cluster.run(&mut sim).unwrap();
+    let gets = ran(cluster.exec_log(), "reader", "GET");
     assert_eq!(gets.len(), 10);
     assert!(gets.iter().all(|e| e.role == Role::Replica));
     let on_2 = gets.iter().filter(|e| e.node == "redis-2").count();
@@ -83,9 +84,9 @@ fn test2_a_new_client_per_read_spreads_reads_over_replicas() {
 #[derive(Clone, Copy, Debug)]
 enum Failure {
     Crash,
-    /// Frozen: connections stay open, nothing answers (all of the replica's links held).
+    /// Frozen: connections stay open, nothing answers (redsim's `pause`: all of the replica's links held).
     Pause,
-    /// Only the client is cut from the replica.
+    /// Only the client is cut from the replica (redsim's `partition`: messages held until a heal).
     Partition,
 }
 
@@ -93,13 +94,12 @@ enum Failure {
 /// failure to the first success elsewhere, ms from the failure to the first +sdown for that replica).
 fn test3(failure: Failure, seed: u64) -> (usize, u64, u64) {
     let topo = Topology::default();
-    let mut sim = sim(seed, Duration::from_secs(120));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let (f, exec) = (faults.clone(), d.exec.clone());
+    let mut sim = redsim::sim(seed);
+    let mut cluster = Deployment::new(topo.clone()).seed(seed).install(&mut sim);
+    let (f, exec) = (cluster.fault_handle(), cluster.exec_log().clone());
     let result = std::rc::Rc::new(std::cell::RefCell::new((0usize, 0u64, String::new())));
     let r = result.clone();
-    sim.client("app", async move {
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("reader", 3)
             .command_timeout(Duration::from_millis(300))
@@ -107,23 +107,10 @@ fn test3(failure: Failure, seed: u64) -> (usize, u64, u64) {
         c.get("k").await?;
         let victim = ran(&exec, "reader", "GET")[0].node.clone();
         let victim_ip = turmoil::lookup(victim.as_str()).to_string();
-        let others: Vec<String> = [
-            "redis-1",
-            "redis-2",
-            "redis-3",
-            "sentinel-1",
-            "sentinel-2",
-            "sentinel-3",
-            "app",
-        ]
-        .iter()
-        .filter(|h| **h != victim)
-        .map(|h| h.to_string())
-        .collect();
         let failed_at = now_ms();
         match failure {
             Failure::Crash => f.request(Fault::Crash(victim.clone())),
-            Failure::Pause => f.request(Fault::Hold(vec![victim.clone()], others)),
+            Failure::Pause => f.request(Fault::Pause(victim.clone())),
             Failure::Partition => f.request(Fault::Partition(vec!["app".into()], vec![victim.clone()])),
         }
         let mut errors = 0;
@@ -140,12 +127,12 @@ fn test3(failure: Failure, seed: u64) -> (usize, u64, u64) {
         *r.borrow_mut() = (errors, first_success.unwrap_or(u64::MAX), victim_ip);
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
+    cluster.run(&mut sim).unwrap();
     let (errors, first_success, victim_ip) = result.borrow().clone();
     // The failure happened at the first read's completion; find +sdown of that replica.
-    let failed_at = ran(&d.exec, "reader", "GET")[0].time_ms - EPOCH_MS;
-    let sdown = d
-        .events
+    let failed_at = ran(cluster.exec_log(), "reader", "GET")[0].time_ms - EPOCH_MS;
+    let sdown = cluster
+        .event_log()
         .events()
         .into_iter()
         .filter(|e: &SentinelEvent| e.event == "+sdown" && e.payload.starts_with(&format!("slave {victim_ip}:")))
@@ -153,7 +140,7 @@ fn test3(failure: Failure, seed: u64) -> (usize, u64, u64) {
         .min()
         .unwrap_or(u64::MAX);
     // Every successful read after the failure ran on a replica, never on the failed one.
-    let after: Vec<_> = ran(&d.exec, "reader", "GET").into_iter().skip(1).collect();
+    let after: Vec<_> = ran(cluster.exec_log(), "reader", "GET").into_iter().skip(1).collect();
     assert!(
         after
             .iter()
@@ -205,11 +192,10 @@ fn test3_partitioned_replica_reads_move_within_the_read_timeout() {
 #[test]
 fn replica_only_never_reads_from_the_master_even_with_every_replica_down() {
     let topo = Topology::default();
-    let mut sim = sim(36, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
-    sim.client("app", async move {
+    let mut sim = redsim::sim(36);
+    let mut cluster = Deployment::new(topo.clone()).seed(36).install(&mut sim);
+    let f = cluster.fault_handle();
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("reader", 4).read_policy(ReadPolicy::ReplicaOnly).build()?;
         c.get("k").await?;
@@ -223,13 +209,13 @@ fn replica_only_never_reads_from_the_master_even_with_every_replica_down() {
         c.set("k", "v").await?;
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
-    let on_master: Vec<_> = ran(&d.exec, "reader", "GET")
+    cluster.run(&mut sim).unwrap();
+    let on_master: Vec<_> = ran(cluster.exec_log(), "reader", "GET")
         .into_iter()
         .filter(|e| e.role == Role::Master)
         .collect();
     assert!(on_master.is_empty(), "{on_master:?}");
-    assert_eq!(ran(&d.exec, "reader", "SET")[0].node, "redis-1");
+    assert_eq!(ran(cluster.exec_log(), "reader", "SET")[0].node, "redis-1");
 }
 
 /// When every replica is ejected, a replica-only read tries the one whose backoff ends first rather than
@@ -237,12 +223,11 @@ fn replica_only_never_reads_from_the_master_even_with_every_replica_down() {
 #[test]
 fn with_every_replica_ejected_a_read_tries_one_before_giving_up() {
     let topo = Topology::default();
-    let mut sim = sim(37, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
+    let mut sim = redsim::sim(37);
+    let mut cluster = Deployment::new(topo.clone()).seed(37).install(&mut sim);
+    let f = cluster.fault_handle();
     let replicas = vec!["redis-2".to_string(), "redis-3".to_string()];
-    sim.client("app", async move {
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("reader", 5)
             .read_policy(ReadPolicy::ReplicaOnly)
@@ -257,7 +242,7 @@ fn with_every_replica_ejected_a_read_tries_one_before_giving_up() {
             assert_eq!(c.get("k").await, Err(Error::NoReplicaAvailable));
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        f.request(Fault::Repair(vec!["app".into()], replicas));
+        f.request(Fault::Heal);
         // Past the last-resort rate limit (one per 500 ms), well before either backoff ends.
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(c.get("k").await, Ok(None), "the first read after the heal is served");
@@ -268,8 +253,12 @@ fn with_every_replica_ejected_a_read_tries_one_before_giving_up() {
         assert!(last_resort > 0, "served through a last-resort try");
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
-    assert!(ran(&d.exec, "reader", "GET").iter().all(|e| e.role == Role::Replica));
+    cluster.run(&mut sim).unwrap();
+    assert!(
+        ran(cluster.exec_log(), "reader", "GET")
+            .iter()
+            .all(|e| e.role == Role::Replica)
+    );
 }
 
 #[test]
@@ -278,25 +267,24 @@ fn replica_preferred_falls_back_to_the_master_and_returns() {
         replicas: 1,
         ..Topology::default()
     };
-    let mut sim = sim(37, Duration::from_secs(120));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
-    sim.client("app", async move {
+    let mut sim = redsim::sim(37);
+    let mut cluster = Deployment::new(topo.clone()).seed(37).install(&mut sim);
+    let f = cluster.fault_handle();
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("reader", 5).read_policy(ReadPolicy::ReplicaPreferred).build()?;
         c.get("before").await?;
         f.request(Fault::Crash("redis-2".into()));
         tokio::time::sleep(Duration::from_millis(50)).await;
         c.get("during").await?;
-        f.request(Fault::Bounce("redis-2".into()));
+        f.request(Fault::Restart("redis-2".into()));
         // The replica restarts, resyncs; ejection ends, a probe succeeds, reads go back to it.
         tokio::time::sleep(5 * SEC).await;
         c.get("after").await?;
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
-    let gets = ran(&d.exec, "reader", "GET");
+    cluster.run(&mut sim).unwrap();
+    let gets = ran(cluster.exec_log(), "reader", "GET");
     let at = |key: &str| {
         gets.iter()
             .find(|e| e.command[1] == key)
@@ -311,12 +299,11 @@ fn replica_preferred_falls_back_to_the_master_and_returns() {
 #[test]
 fn writes_follow_the_failover_and_reads_never_hit_a_promoted_replica() {
     let topo = Topology::default();
-    let mut sim = sim(38, Duration::from_secs(120));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
-    let events = d.events.clone();
-    sim.client("app", async move {
+    let mut sim = redsim::sim(38);
+    let mut cluster = Deployment::new(topo.clone()).seed(38).install(&mut sim);
+    let f = cluster.fault_handle();
+    let events = cluster.event_log().clone();
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let writer = client("writer", 6).build()?;
         let reader = client("reader", 7)
@@ -346,16 +333,16 @@ fn writes_follow_the_failover_and_reads_never_hit_a_promoted_replica() {
         }
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
-    let switch: Vec<SentinelEvent> = d
-        .events
+    cluster.run(&mut sim).unwrap();
+    let switch: Vec<SentinelEvent> = cluster
+        .event_log()
         .events()
         .into_iter()
         .filter(|e| e.event == "+switch-master")
         .collect();
     let first_switch = switch.iter().map(|e| e.time_ms).min().unwrap();
     let new_master = switch[0].payload.split(' ').nth(3).unwrap().to_string();
-    let sets = ran(&d.exec, "writer", "SET");
+    let sets = ran(cluster.exec_log(), "writer", "SET");
     assert!(
         sets.iter().all(|e| e.role == Role::Master),
         "writes only ever ran on masters"
@@ -373,7 +360,7 @@ fn writes_follow_the_failover_and_reads_never_hit_a_promoted_replica() {
         first_on_new <= first_switch + 30,
         "+switch-master at {first_switch}, first write there at {first_on_new}"
     );
-    let reads_on_master: Vec<_> = ran(&d.exec, "reader", "GET")
+    let reads_on_master: Vec<_> = ran(cluster.exec_log(), "reader", "GET")
         .into_iter()
         .filter(|e| e.role == Role::Master)
         .collect();
@@ -386,12 +373,11 @@ fn writes_follow_the_failover_and_reads_never_hit_a_promoted_replica() {
 #[test]
 fn a_replica_only_reader_reads_through_a_master_failover_without_an_error() {
     let topo = Topology::default();
-    let mut sim = sim(39, Duration::from_secs(120));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
-    let events = d.events.clone();
-    sim.client("app", async move {
+    let mut sim = redsim::sim(39);
+    let mut cluster = Deployment::new(topo.clone()).seed(39).install(&mut sim);
+    let f = cluster.fault_handle();
+    let events = cluster.event_log().clone();
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let reader = client("reader", 8).build()?;
         reader.get("k").await?;
@@ -414,8 +400,8 @@ fn a_replica_only_reader_reads_through_a_master_failover_without_an_error() {
         assert_eq!(errors, [], "+switch-master at {switched_at:?}");
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
-    let gets = ran(&d.exec, "reader", "GET");
+    cluster.run(&mut sim).unwrap();
+    let gets = ran(cluster.exec_log(), "reader", "GET");
     assert!(gets.len() > 1_000, "{}", gets.len());
     assert!(gets.iter().all(|e| e.role == Role::Replica));
 }
@@ -423,9 +409,9 @@ fn a_replica_only_reader_reads_through_a_master_failover_without_an_error() {
 #[test]
 fn pipelines_route_as_a_unit_and_transactions_go_to_the_master() {
     let topo = Topology::default();
-    let mut sim = sim(39, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    sim.client("app", async move {
+    let mut sim = redsim::sim(39);
+    let mut cluster = Deployment::new(topo.clone()).seed(39).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("app", 8).build()?;
         let replies = c
@@ -446,9 +432,9 @@ fn pipelines_route_as_a_unit_and_transactions_go_to_the_master() {
         assert_eq!(c.command(&["NOSUCHCOMMAND"]).await.unwrap_err().kind(), "server");
         Ok(())
     });
-    sim.run().unwrap();
-    let by_app: Vec<LogEntry> = d
-        .exec
+    cluster.run(&mut sim).unwrap();
+    let by_app: Vec<LogEntry> = cluster
+        .exec_log()
         .entries()
         .into_iter()
         .filter(|e| e.client_name.as_deref() == Some("app"))
@@ -481,11 +467,10 @@ fn pipelines_route_as_a_unit_and_transactions_go_to_the_master() {
 #[test]
 fn routing_decisions_come_out_as_events() {
     let topo = Topology::default();
-    let mut sim = sim(40, Duration::from_secs(60));
-    deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
-    sim.client("app", async move {
+    let mut sim = redsim::sim(40);
+    let mut cluster = Deployment::new(topo.clone()).seed(40).install(&mut sim);
+    let f = cluster.fault_handle();
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("app", 9).build()?;
         let mut events = c.events();
@@ -523,7 +508,7 @@ fn routing_decisions_come_out_as_events() {
         );
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
+    cluster.run(&mut sim).unwrap();
 }
 
 #[test]
@@ -539,11 +524,10 @@ fn lowest_latency_and_nearest_follow_measured_round_trips() {
         (ReadPolicy::Nearest, ReplicaSelection::Sticky, [1, 20, 15], "redis-1"),
     ] {
         let topo = Topology::default();
-        let mut sim = sim(41, Duration::from_secs(60));
-        let d = deploy(&mut sim, &topo);
-        let faults = Faults::default();
-        let f = faults.clone();
-        sim.client("app", async move {
+        let mut sim = redsim::sim(41);
+        let mut cluster = Deployment::new(topo.clone()).seed(41).install(&mut sim);
+        let f = cluster.fault_handle();
+        cluster.client(&mut sim, "app", async move {
             assert!(wait_discovery(&topo, 30 * SEC).await);
             let c = client("reader", 10)
                 .read_policy(policy)
@@ -555,7 +539,7 @@ fn lowest_latency_and_nearest_follow_measured_round_trips() {
             }
             for (i, ms) in lat.iter().enumerate() {
                 let node = format!("redis-{}", i + 1);
-                f.request(Fault::Latency("app".into(), node, Duration::from_millis(*ms)));
+                f.request(Fault::Latency("app".into(), node, *ms));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
             for _ in 0..40 {
@@ -563,8 +547,8 @@ fn lowest_latency_and_nearest_follow_measured_round_trips() {
             }
             Ok(())
         });
-        run(&mut sim, &faults).unwrap();
-        let last: Vec<String> = ran(&d.exec, "reader", "GET")
+        cluster.run(&mut sim).unwrap();
+        let last: Vec<String> = ran(cluster.exec_log(), "reader", "GET")
             .iter()
             .rev()
             .take(10)
@@ -580,11 +564,10 @@ fn lowest_latency_and_nearest_follow_measured_round_trips() {
 #[test]
 fn replicas_whose_link_is_down_too_long_are_skipped() {
     let topo = Topology::default();
-    let mut sim = sim(42, Duration::from_secs(90));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
-    sim.client("app", async move {
+    let mut sim = redsim::sim(42);
+    let mut cluster = Deployment::new(topo.clone()).seed(42).install(&mut sim);
+    let f = cluster.fault_handle();
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let mut r2 = connect("redis-2", REDIS_PORT).await;
         r2.call(&["CONFIG", "SET", "repl-timeout", "2"]).await.unwrap();
@@ -600,8 +583,8 @@ fn replicas_whose_link_is_down_too_long_are_skipped() {
         }
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
-    let last: Vec<String> = ran(&d.exec, "reader", "GET")
+    cluster.run(&mut sim).unwrap();
+    let last: Vec<String> = ran(cluster.exec_log(), "reader", "GET")
         .iter()
         .rev()
         .take(10)
@@ -613,9 +596,9 @@ fn replicas_whose_link_is_down_too_long_are_skipped() {
 #[test]
 fn concurrent_callers_share_one_connection_and_each_gets_its_own_reply() {
     let topo = Topology::default();
-    let mut sim = sim(41, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    sim.client("app", async move {
+    let mut sim = redsim::sim(41);
+    let mut cluster = Deployment::new(topo.clone()).seed(41).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("mux", 8).read_policy(ReadPolicy::Master).build()?;
         let mut tasks = Vec::new();
@@ -632,8 +615,8 @@ fn concurrent_callers_share_one_connection_and_each_gets_its_own_reply() {
         }
         Ok(())
     });
-    sim.run().unwrap();
-    let sets = ran(&d.exec, "mux", "SET");
+    cluster.run(&mut sim).unwrap();
+    let sets = ran(cluster.exec_log(), "mux", "SET");
     assert_eq!(sets.len(), 64);
     assert!(
         sets.iter().all(|e| e.client_id == sets[0].client_id),
@@ -646,13 +629,12 @@ fn concurrent_callers_share_one_connection_and_each_gets_its_own_reply() {
 #[test]
 fn a_timeout_discards_the_shared_connection_and_fails_the_requests_behind_it_at_once() {
     let topo = Topology::default();
-    let mut sim = sim(42, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
+    let mut sim = redsim::sim(42);
+    let mut cluster = Deployment::new(topo.clone()).seed(42).install(&mut sim);
+    let f = cluster.fault_handle();
     let outcome = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let out = outcome.clone();
-    sim.client("app", async move {
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("mux", 9)
             .read_policy(ReadPolicy::Master)
@@ -683,7 +665,7 @@ fn a_timeout_discards_the_shared_connection_and_fails_the_requests_behind_it_at_
         assert_eq!(c.get("k").await?.as_deref(), Some(&b"before"[..]));
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
+    cluster.run(&mut sim).unwrap();
     let outcome = outcome.borrow();
     assert_eq!(outcome.len(), 8);
     assert!(outcome.iter().all(|(_, failed, _)| *failed), "{outcome:?}");
@@ -695,8 +677,8 @@ fn a_timeout_discards_the_shared_connection_and_fails_the_requests_behind_it_at_
         "{outcome:?}"
     );
     // The connection that timed out is the one the first write used; the read after the release is not on it.
-    let first_connection = ran(&d.exec, "mux", "SET")[0].client_id;
-    let after: Vec<LogEntry> = ran(&d.exec, "mux", "GET")
+    let first_connection = ran(cluster.exec_log(), "mux", "SET")[0].client_id;
+    let after: Vec<LogEntry> = ran(cluster.exec_log(), "mux", "GET")
         .into_iter()
         .filter(|e| e.command[1] == "k")
         .collect();

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use redsim::{Deployment, Fault};
 use redsim_fake_redis::Reply;
 use redsim_fake_sentinel::SentinelEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,9 +33,9 @@ fn request(args: &str) -> Vec<u8> {
 #[test]
 fn sentinel_replies_match_redis() {
     let topo = Topology::default();
-    let mut sim = sim(21, Duration::from_secs(120));
-    deploy(&mut sim, &topo);
-    sim.client("test", async move {
+    let mut sim = redsim::sim(21);
+    let mut cluster = Deployment::new(topo.clone()).seed(21).install(&mut sim);
+    cluster.client(&mut sim, "test", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let mut s = connect("sentinel-1", SENTINEL_PORT).await;
         let master = s.call(&["SENTINEL", "MASTER", "mymaster"]).await.unwrap();
@@ -222,17 +223,16 @@ fn sentinel_replies_match_redis() {
         );
         Ok(())
     });
-    sim.run().unwrap();
+    cluster.run(&mut sim).unwrap();
 }
 
 #[test]
 fn replicas_and_sentinels_get_sdown_too() {
     let topo = Topology::default();
-    let mut sim = sim(22, Duration::from_secs(120));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let (f, events) = (faults.clone(), d.events.clone());
-    sim.client("test", async move {
+    let mut sim = redsim::sim(22);
+    let mut cluster = Deployment::new(topo.clone()).seed(22).install(&mut sim);
+    let (f, events) = (cluster.fault_handle(), cluster.event_log().clone());
+    cluster.client(&mut sim, "test", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         f.request(Fault::Crash("redis-3".into()));
         f.request(Fault::Crash("sentinel-3".into()));
@@ -283,7 +283,7 @@ fn replicas_and_sentinels_get_sdown_too() {
         );
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
+    cluster.run(&mut sim).unwrap();
 }
 
 /// A "data node" that answers every request with garbage.
@@ -308,30 +308,30 @@ async fn garbage_server() -> turmoil::Result {
 
 #[test]
 fn a_data_node_answering_garbage_is_down_not_trusted() {
-    let mut sim = sim(23, Duration::from_secs(60));
-    sim.host("redis-1", garbage_server);
-    let events = redsim_fake_sentinel::EventLog::new();
-    let ev = events.clone();
-    sim.host("sentinel-1", move || {
-        let mut master = redsim_fake_sentinel::MasterConfig::new("mymaster", "redis-1", REDIS_PORT, 1);
-        master.down_after_ms = 3000;
-        let cfg = redsim_fake_sentinel::SentinelConfig {
-            name: "sentinel-1".into(),
-            port: SENTINEL_PORT,
-            masters: vec![master],
-            seed: 1,
-            ..Default::default()
-        };
-        let s = redsim_fake_sentinel::Sentinel::new(redsim_net::Net::Turmoil, cfg, ev.clone());
-        async move {
-            s.serve().await?;
-            Ok(())
-        }
-    });
-    sim.client("test", async move {
+    // One Sentinel, quorum 1, monitoring the test's own host `garbage` instead of the deployment's redis-1 (which
+    // runs, unwatched).
+    let topo = Topology {
+        replicas: 0,
+        sentinels: 1,
+        quorum: 1,
+        down_after_ms: 3000,
+        ..Topology::default()
+    };
+    let mut sim = redsim::sim(23);
+    let mut cluster = Deployment::new(topo)
+        .seed(23)
+        .sentinel_config(|c| c.masters[0].host = "garbage".into())
+        .install(&mut sim);
+    sim.host("garbage", garbage_server);
+    cluster.client(&mut sim, "test", async move {
         tokio::time::sleep(10 * SEC).await;
         let mut s = connect("sentinel-1", SENTINEL_PORT).await;
         let m = s.call(&["SENTINEL", "MASTER", "mymaster"]).await.unwrap();
+        assert_eq!(
+            field(&m, "ip"),
+            Some(turmoil::lookup("garbage").to_string()),
+            "it watches the garbage"
+        );
         assert!(
             field(&m, "flags").unwrap().starts_with("s_down,o_down,master"),
             "{:?}",
@@ -349,8 +349,8 @@ fn a_data_node_answering_garbage_is_down_not_trusted() {
         );
         Ok(())
     });
-    sim.run().unwrap();
-    assert!(events.events().iter().any(|e| e.event == "+sdown"));
+    cluster.run(&mut sim).unwrap();
+    assert!(cluster.event_log().events().iter().any(|e| e.event == "+sdown"));
 }
 
 #[test]
@@ -361,9 +361,9 @@ fn garbage_sent_to_a_sentinel_gets_errors_not_a_crash() {
         quorum: 1,
         ..Topology::default()
     };
-    let mut sim = sim(24, Duration::from_secs(60));
-    deploy(&mut sim, &topo);
-    sim.client("test", async move {
+    let mut sim = redsim::sim(24);
+    let mut cluster = Deployment::new(topo).seed(24).install(&mut sim);
+    cluster.client(&mut sim, "test", async move {
         let inputs: &[&[u8]] = &[
             b"*1\r\n$-5\r\n",
             b"\x00\x01\x02\xff\r\n",
@@ -390,40 +390,36 @@ fn garbage_sent_to_a_sentinel_gets_errors_not_a_crash() {
         }
         Ok(())
     });
-    sim.run().unwrap();
+    cluster.run(&mut sim).unwrap();
 }
 
 #[test]
 fn a_sentinel_loads_its_state_file_and_flushes_changes_to_it() {
-    let mut sim = sim(29, Duration::from_secs(30));
-    let file = redsim_fake_sentinel::StateFile::default();
-    let events = redsim_fake_sentinel::EventLog::new();
-    let (f, ev) = (file.clone(), events.clone());
-    sim.host("sentinel-1", move || {
-        // Started from the file when there is one, as the runner restarts Sentinels.
-        let mut master = redsim_fake_sentinel::MasterConfig::new("mymaster", "10.0.0.9", REDIS_PORT, 1);
-        master.config_epoch = 3;
-        master.known_replicas = vec![("10.0.0.7".into(), REDIS_PORT)];
-        let cfg = f.load().unwrap_or(redsim_fake_sentinel::SentinelConfig {
-            name: "sentinel-1".into(),
-            port: SENTINEL_PORT,
-            masters: vec![master],
-            seed: 1,
-            current_epoch: 5,
-            ..Default::default()
-        });
-        let s = redsim_fake_sentinel::Sentinel::new(redsim_net::Net::Turmoil, cfg, ev.clone());
-        s.set_state_file(f.clone());
-        async move {
-            s.serve().await?;
-            Ok(())
-        }
-    });
-    sim.client("test", async move {
+    let topo = Topology {
+        replicas: 0,
+        sentinels: 1,
+        quorum: 1,
+        ..Topology::default()
+    };
+    let mut sim = redsim::sim(29);
+    // A state no topology describes: a master elsewhere, epochs, a replica it knew.
+    let mut cluster = Deployment::new(topo)
+        .seed(29)
+        .sentinel_config(|c| {
+            let master = &mut c.masters[0];
+            master.host = "10.0.0.9".into();
+            master.config_epoch = 3;
+            master.known_replicas = vec![("10.0.0.7".into(), REDIS_PORT)];
+            c.current_epoch = 5;
+        })
+        .install(&mut sim);
+    let f = cluster.fault_handle();
+    cluster.client(&mut sim, "test", async move {
         tokio::time::sleep(SEC).await;
         let mut s = connect("sentinel-1", SENTINEL_PORT).await;
         let m = s.call(&["SENTINEL", "MASTER", "mymaster"]).await.unwrap();
         assert_eq!(field(&m, "config-epoch").as_deref(), Some("3"));
+        assert_eq!(field(&m, "quorum").as_deref(), Some("1"));
         let replicas = s.call(&["SENTINEL", "REPLICAS", "mymaster"]).await.unwrap();
         assert!(
             format!("{replicas:?}").contains("10.0.0.7"),
@@ -433,12 +429,25 @@ fn a_sentinel_loads_its_state_file_and_flushes_changes_to_it() {
             s.call(&["SENTINEL", "SET", "mymaster", "quorum", "2"]).await.unwrap(),
             Reply::ok()
         );
+        // Restarted, it starts from its state file (as the deployment restarts Sentinels): quorum 2 is only there.
+        f.request(Fault::Restart("sentinel-1".into()));
+        tokio::time::sleep(SEC).await;
+        let mut s = connect("sentinel-1", SENTINEL_PORT).await;
+        let m = s.call(&["SENTINEL", "MASTER", "mymaster"]).await.unwrap();
+        assert_eq!(field(&m, "quorum").as_deref(), Some("2"), "the change was flushed");
+        assert_eq!(field(&m, "config-epoch").as_deref(), Some("3"));
+        let replicas = s.call(&["SENTINEL", "REPLICAS", "mymaster"]).await.unwrap();
+        assert!(
+            format!("{replicas:?}").contains("10.0.0.7"),
+            "known replica kept: {replicas:?}"
+        );
         Ok(())
     });
-    sim.run().unwrap();
-    let saved = file.load().expect("flushed");
-    assert_eq!(saved.current_epoch, 5);
-    let m = &saved.masters[0];
-    assert_eq!((m.host.as_str(), m.quorum, m.config_epoch), ("10.0.0.9", 2, 3));
-    assert_eq!(m.known_replicas, vec![("10.0.0.7".to_string(), REDIS_PORT)]);
+    cluster.run(&mut sim).unwrap();
+    let restarted = cluster.sentinel("sentinel-1").expect("running");
+    assert_eq!(restarted.current_epoch(), 5);
+    assert_eq!(
+        restarted.master_addr("mymaster"),
+        Some(("10.0.0.9".to_string(), REDIS_PORT))
+    );
 }

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use redsim::{Deployment, Fault};
 use redsim_fake_redis::Reply;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -13,11 +14,10 @@ const SEC: Duration = Duration::from_secs(1);
 /// The basic failover, returning the event transcript for determinism checks.
 fn basic_failover(seed: u64) -> Vec<String> {
     let topo = Topology::default();
-    let mut sim = sim(seed, Duration::from_secs(180));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let (f, events, t) = (faults.clone(), d.events.clone(), topo.clone());
-    sim.client("test", async move {
+    let mut sim = redsim::sim(seed);
+    let mut cluster = Deployment::new(topo.clone()).seed(seed).install(&mut sim);
+    let (f, events, t) = (cluster.fault_handle(), cluster.event_log().clone(), topo);
+    cluster.client(&mut sim, "test", async move {
         assert!(
             wait_discovery(&t, 30 * SEC).await,
             "Sentinels discover replicas and each other"
@@ -88,7 +88,7 @@ fn basic_failover(seed: u64) -> Vec<String> {
             Reply::text("master")
         );
         // The old master restarts as a master; Sentinels turn it into a replica of the new one.
-        f.request(Fault::Bounce("redis-1".into()));
+        f.request(Fault::Restart("redis-1".into()));
         let converted = |ev: &[redsim_fake_sentinel::SentinelEvent]| ev.iter().any(|e| e.event == "+convert-to-slave");
         assert!(wait_events(&events, 40 * SEC, converted).await, "+convert-to-slave");
         tokio::time::sleep(2 * SEC).await;
@@ -98,8 +98,8 @@ fn basic_failover(seed: u64) -> Vec<String> {
         assert_eq!(role.as_array().unwrap()[1], Reply::text(&new_ip));
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
-    transcript(&d.events)
+    cluster.run(&mut sim).unwrap();
+    transcript(cluster.event_log())
 }
 
 #[test]

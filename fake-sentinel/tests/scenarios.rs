@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use redsim::{Deployment, Fault, FaultHandle};
 use redsim_fake_redis::Reply;
 use redsim_fake_sentinel::SentinelEvent;
 
@@ -14,28 +15,23 @@ fn count(events: &[SentinelEvent], name: &str) -> usize {
     events.iter().filter(|e| e.event == name).count()
 }
 
-fn hosts(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
 /// Builds a deployment, runs `body` as the test client, applies the faults it asks for; then does it all
 /// again with the same seed and requires the same Sentinel event log, byte for byte.
 fn scenario<F, Fut>(seed: u64, topo: Topology, body: F)
 where
-    F: Fn(Faults, redsim_fake_sentinel::EventLog, Topology) -> Fut,
+    F: Fn(FaultHandle, redsim_fake_sentinel::EventLog, Topology) -> Fut,
     Fut: std::future::Future<Output = ()> + 'static,
 {
     let once = || {
-        let mut sim = sim(seed, Duration::from_secs(300));
-        let d = deploy(&mut sim, &topo);
-        let faults = Faults::default();
-        let fut = body(faults.clone(), d.events.clone(), topo.clone());
-        sim.client("test", async move {
+        let mut sim = redsim::sim(seed);
+        let mut cluster = Deployment::new(topo.clone()).seed(seed).install(&mut sim);
+        let fut = body(cluster.fault_handle(), cluster.event_log().clone(), topo.clone());
+        cluster.client(&mut sim, "test", async move {
             fut.await;
             Ok(())
         });
-        run(&mut sim, &faults).unwrap();
-        transcript(&d.events)
+        cluster.run(&mut sim).unwrap();
+        transcript(cluster.event_log())
     };
     let first = once();
     assert!(!first.is_empty());
@@ -102,7 +98,7 @@ fn no_failover_when_no_majority_can_elect_a_leader() {
 #[test]
 fn odown_needs_the_quorum() {
     // Two of three Sentinels lose the master; the third still sees it.
-    let partition = |f: &Faults| {
+    let partition = |f: &FaultHandle| {
         f.request(Fault::Partition(
             hosts(&["sentinel-1", "sentinel-2"]),
             hosts(&["redis-1"]),
@@ -346,19 +342,15 @@ fn a_frozen_sentinel_enters_tilt_when_thawed_instead_of_timing_out_its_pings() {
     // SIGSTOP/SIGCONT: while frozen it sends nothing, so it cannot blame the instances for pings it never sent;
     // the 3 s time jump it sees when thawed puts it in TILT, where it judges nothing for 30 s.
     let topo = Topology::default();
-    let mut sim = sim(21, Duration::from_secs(120));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let (f, sentinels, events) = (faults.clone(), d.sentinels.clone(), d.events.clone());
-    sim.client("test", async move {
+    let mut sim = redsim::sim(21);
+    let mut cluster = Deployment::new(topo.clone()).seed(21).install(&mut sim);
+    let (f, events) = (cluster.fault_handle(), cluster.event_log().clone());
+    cluster.client(&mut sim, "test", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
-        let s1 = sentinels[0].lock().unwrap().clone().unwrap();
-        let others = hosts(&["redis-1", "redis-2", "redis-3", "sentinel-2", "sentinel-3", "test"]);
-        f.request(Fault::Hold(hosts(&["sentinel-1"]), others.clone()));
-        s1.freeze();
+        // A pause holds every message to and from sentinel-1 and stops its timer, as SIGSTOP would.
+        f.request(Fault::Pause("sentinel-1".into()));
         tokio::time::sleep(3 * SEC).await;
-        f.request(Fault::Release(hosts(&["sentinel-1"]), others));
-        s1.thaw();
+        f.request(Fault::Resume("sentinel-1".into()));
         tokio::time::sleep(10 * SEC).await;
         let ev = events.events();
         let mine = |name: &str| {
@@ -370,5 +362,5 @@ fn a_frozen_sentinel_enters_tilt_when_thawed_instead_of_timing_out_its_pings() {
         assert_eq!(mine("+sdown"), 0, "{ev:?}");
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
+    cluster.run(&mut sim).unwrap();
 }

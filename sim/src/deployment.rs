@@ -130,6 +130,17 @@ pub struct Deployment {
     network: Network,
     stable_ms: u64,
     mutant: Option<Mutant>,
+    sentinel_hook: Option<SentinelHook>,
+}
+
+/// A caller's change to each Sentinel's configuration ([`Deployment::sentinel_config`]).
+#[derive(Clone)]
+struct SentinelHook(Arc<dyn Fn(&mut SentinelConfig) + Send + Sync>);
+
+impl std::fmt::Debug for SentinelHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SentinelHook")
+    }
 }
 
 impl Deployment {
@@ -144,6 +155,7 @@ impl Deployment {
             network: Network::default(),
             stable_ms: 0,
             mutant: None,
+            sentinel_hook: None,
         }
     }
 
@@ -192,6 +204,14 @@ impl Deployment {
     #[doc(hidden)]
     pub fn mutant(mut self, mutant: Option<Mutant>) -> Deployment {
         self.mutant = mutant;
+        self
+    }
+
+    /// Changes every Sentinel's configuration (`name` tells them apart) once the topology's settings are in,
+    /// before the Sentinel first starts; a restart still starts it from its state file. For Sentinel tests the
+    /// topology cannot describe: a master on one of the caller's hosts, preset epochs, replicas already known.
+    pub fn sentinel_config(mut self, change: impl Fn(&mut SentinelConfig) + Send + Sync + 'static) -> Deployment {
+        self.sentinel_hook = Some(SentinelHook(Arc::new(change)));
         self
     }
 
@@ -263,6 +283,14 @@ impl Deployment {
                 seed: derive(self.seed, &name),
                 skip_client_kill: self.mutant == Some(Mutant::SkipClientKill),
                 ..SentinelConfig::default()
+            };
+            let cfg = match &self.sentinel_hook {
+                Some(SentinelHook(change)) => {
+                    let mut cfg = cfg;
+                    change(&mut cfg);
+                    cfg
+                }
+                None => cfg,
             };
             let (s, ev) = (slot.clone(), events.clone());
             // sentinel.conf outlives restarts: a restarted Sentinel monitors the master it last switched to.
