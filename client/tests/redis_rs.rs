@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use redis::{AsyncCommands, ErrorKind, ServerErrorKind, Value};
+use redsim::{Deployment, Fault};
 use redsim_client::{Client, ReadPolicy};
 use redsim_fake_redis::{ExecLog, LogEntry, Role};
 use redsim_net::Net;
@@ -59,12 +60,12 @@ async fn read_until(con: &mut Client, key: &[u8], want: &[u8]) -> redis::RedisRe
 #[test]
 fn async_commands_round_trip_binary_bytes_writing_on_the_master_and_reading_on_a_replica() {
     let topo = Topology::default();
-    let mut sim = sim(61, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
+    let mut sim = redsim::sim(61);
+    let mut cluster = Deployment::new(topo.clone()).seed(61).install(&mut sim);
     let value: Vec<u8> = (0..=255u8).collect();
     let key: &[u8] = b"bin\x00\r\nkey";
     let v = value.clone();
-    sim.client("app", async move {
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let c = client("rr-bin", 1).build()?;
         // Through `&mut Client`: on a `Client` value the inherent typed `get`/`set` would be found first.
@@ -74,16 +75,19 @@ fn async_commands_round_trip_binary_bytes_writing_on_the_master_and_reading_on_a
         assert_eq!(got, v, "every byte, CR LF and NUL included, comes back as written");
         Ok(())
     });
-    sim.run().unwrap();
-    let sets = ran_on(&d.exec, "rr-bin", "SET");
+    cluster.run(&mut sim).unwrap();
+    let sets = ran_on(cluster.exec_log(), "rr-bin", "SET");
     assert_eq!(sets, vec![("redis-1".to_string(), Role::Master)]);
-    let gets = ran_on(&d.exec, "rr-bin", "GET");
+    let gets = ran_on(cluster.exec_log(), "rr-bin", "GET");
     assert!(
         !gets.is_empty() && gets.iter().all(|(_, role)| *role == Role::Replica),
         "{gets:?}"
     );
     // The node saw the key with its NUL and CR LF (the log shows arguments as lossy UTF-8).
-    let set = by(&d.exec, "rr-bin").into_iter().find(|e| e.name() == "SET").unwrap();
+    let set = by(cluster.exec_log(), "rr-bin")
+        .into_iter()
+        .find(|e| e.name() == "SET")
+        .unwrap();
     assert_eq!(set.command[1], "bin\0\r\nkey");
     assert_eq!(value.len(), 256);
 }
@@ -91,9 +95,9 @@ fn async_commands_round_trip_binary_bytes_writing_on_the_master_and_reading_on_a
 #[test]
 fn redis_pipelines_route_as_a_unit_and_atomic_ones_run_multi_exec_on_the_master() {
     let topo = Topology::default();
-    let mut sim = sim(62, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    sim.client("app", async move {
+    let mut sim = redsim::sim(62);
+    let mut cluster = Deployment::new(topo.clone()).seed(62).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let setup = &mut client("rr-setup", 2).build()?;
         setup.mset::<_, _, ()>(&[("a", "1"), ("b", "x")]).await?;
@@ -131,8 +135,8 @@ fn redis_pipelines_route_as_a_unit_and_atomic_ones_run_multi_exec_on_the_master(
         assert_eq!(b, "x");
         Ok(())
     });
-    sim.run().unwrap();
-    let reads = by(&d.exec, "rr-reads");
+    cluster.run(&mut sim).unwrap();
+    let reads = by(cluster.exec_log(), "rr-reads");
     assert_eq!(reads.len(), 2, "{reads:?}");
     assert!(
         reads
@@ -140,7 +144,7 @@ fn redis_pipelines_route_as_a_unit_and_atomic_ones_run_multi_exec_on_the_master(
             .all(|e| e.name() == "GET" && e.role == Role::Replica && e.node == reads[0].node),
         "a pipeline of reads runs on one replica: {reads:?}"
     );
-    let mixed: Vec<_> = by(&d.exec, "rr-mixed")
+    let mixed: Vec<_> = by(cluster.exec_log(), "rr-mixed")
         .into_iter()
         .map(|e| (e.name(), e.role))
         .collect();
@@ -149,7 +153,7 @@ fn redis_pipelines_route_as_a_unit_and_atomic_ones_run_multi_exec_on_the_master(
         vec![("SET".to_string(), Role::Master), ("GET".to_string(), Role::Master)],
         "a pipeline with a write runs on the master, reads included"
     );
-    let atomic = by(&d.exec, "rr-atomic");
+    let atomic = by(cluster.exec_log(), "rr-atomic");
     assert_eq!(
         atomic.iter().map(|e| e.name()).collect::<Vec<_>>(),
         // redis-rs's `incr` sends INCRBY.
@@ -166,9 +170,9 @@ fn redis_pipelines_route_as_a_unit_and_atomic_ones_run_multi_exec_on_the_master(
 #[test]
 fn redis_cmd_query_async_routes_by_the_command_name() {
     let topo = Topology::default();
-    let mut sim = sim(63, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    sim.client("app", async move {
+    let mut sim = redsim::sim(63);
+    let mut cluster = Deployment::new(topo.clone()).seed(63).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let con = &mut client("rr-cmd", 6).build()?;
         let ok: String = redis::cmd("SET")
@@ -188,8 +192,11 @@ fn redis_cmd_query_async_routes_by_the_command_name() {
         assert_eq!(missing, None);
         Ok(())
     });
-    sim.run().unwrap();
-    let log: Vec<_> = by(&d.exec, "rr-cmd").into_iter().map(|e| (e.name(), e.role)).collect();
+    cluster.run(&mut sim).unwrap();
+    let log: Vec<_> = by(cluster.exec_log(), "rr-cmd")
+        .into_iter()
+        .map(|e| (e.name(), e.role))
+        .collect();
     assert_eq!(
         log,
         vec![
@@ -206,9 +213,9 @@ fn redis_cmd_query_async_routes_by_the_command_name() {
 #[test]
 fn server_error_replies_get_redis_rs_error_kinds() {
     let topo = Topology::default();
-    let mut sim = sim(64, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    sim.client("app", async move {
+    let mut sim = redsim::sim(64);
+    let mut cluster = Deployment::new(topo.clone()).seed(64).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let con = &mut client("rr-errors", 7).build()?;
         con.set::<_, _, ()>("s", "not a number").await?;
@@ -259,8 +266,8 @@ fn server_error_replies_get_redis_rs_error_kinds() {
         );
         Ok(())
     });
-    sim.run().unwrap();
-    let sets: Vec<_> = by(&d.exec, "rr-errors")
+    cluster.run(&mut sim).unwrap();
+    let sets: Vec<_> = by(cluster.exec_log(), "rr-errors")
         .into_iter()
         .filter(|e| e.name() == "SET")
         .collect();
@@ -268,7 +275,7 @@ fn server_error_replies_get_redis_rs_error_kinds() {
         sets.iter().all(|e| e.command[1] != "t"),
         "nothing of an aborted transaction ran: {sets:?}"
     );
-    let incrs = ran_on(&d.exec, "rr-errors", "INCRBY");
+    let incrs = ran_on(cluster.exec_log(), "rr-errors", "INCRBY");
     assert!(
         !incrs.is_empty() && incrs.iter().all(|(_, r)| *r == Role::Master),
         "{incrs:?}"
@@ -281,11 +288,10 @@ fn no_replica_available_surfaces_as_a_redis_error_naming_it() {
         replicas: 1,
         ..Topology::default()
     };
-    let mut sim = sim(65, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let f = faults.clone();
-    sim.client("app", async move {
+    let mut sim = redsim::sim(65);
+    let mut cluster = Deployment::new(topo.clone()).seed(65).install(&mut sim);
+    let f = cluster.fault_handle();
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let con = &mut client("rr-lonely", 8).read_policy(ReadPolicy::ReplicaOnly).build()?;
         let _: Option<String> = con.get("k").await?;
@@ -302,14 +308,14 @@ fn no_replica_available_surfaces_as_a_redis_error_naming_it() {
         con.set::<_, _, ()>("k", "v").await?;
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
-    let gets = ran_on(&d.exec, "rr-lonely", "GET");
+    cluster.run(&mut sim).unwrap();
+    let gets = ran_on(cluster.exec_log(), "rr-lonely", "GET");
     assert!(
         gets.iter().all(|(_, r)| *r == Role::Replica),
         "never the master: {gets:?}"
     );
     assert_eq!(
-        ran_on(&d.exec, "rr-lonely", "SET"),
+        ran_on(cluster.exec_log(), "rr-lonely", "SET"),
         vec![("redis-1".to_string(), Role::Master)]
     );
 }
@@ -317,13 +323,12 @@ fn no_replica_available_surfaces_as_a_redis_error_naming_it() {
 #[test]
 fn redis_rs_reads_survive_a_crashed_replica_without_an_error() {
     let topo = Topology::default();
-    let mut sim = sim(66, Duration::from_secs(60));
-    let d = deploy(&mut sim, &topo);
-    let faults = Faults::default();
-    let (f, exec) = (faults.clone(), d.exec.clone());
+    let mut sim = redsim::sim(66);
+    let mut cluster = Deployment::new(topo.clone()).seed(66).install(&mut sim);
+    let (f, exec) = (cluster.fault_handle(), cluster.exec_log().clone());
     let outcome = std::rc::Rc::new(std::cell::RefCell::new((0usize, 0usize, String::new())));
     let out = outcome.clone();
-    sim.client("app", async move {
+    cluster.client(&mut sim, "app", async move {
         assert!(wait_discovery(&topo, 30 * SEC).await);
         let con = &mut client("rr-survivor", 9)
             .command_timeout(Duration::from_millis(300))
@@ -346,10 +351,10 @@ fn redis_rs_reads_survive_a_crashed_replica_without_an_error() {
         *out.borrow_mut() = (ok, errors, victim);
         Ok(())
     });
-    run(&mut sim, &faults).unwrap();
+    cluster.run(&mut sim).unwrap();
     let (ok, errors, victim) = outcome.borrow().clone();
     assert_eq!((ok, errors), (20, 0), "no read fails while another replica is healthy");
-    let gets = ran_on(&d.exec, "rr-survivor", "GET");
+    let gets = ran_on(cluster.exec_log(), "rr-survivor", "GET");
     let after: Vec<_> = gets.iter().rev().take(20).collect();
     assert!(
         after

@@ -504,7 +504,7 @@ impl Cluster {
     /// Applies what is due (timed faults, requests from hosts), then advances the simulation one step. `true`
     /// when the simulation is over (every client returned, or its duration ran out).
     pub fn step(&mut self, sim: &mut turmoil::Sim<'_>) -> turmoil::Result<bool> {
-        if self.control_until_ms.is_some() && self.control.is_none() {
+        if self.control_until_ms.is_some() && self.control.is_none() && !self.sentinels.is_empty() {
             self.start_control(sim);
         }
         let now = sim.elapsed().as_millis() as u64;
@@ -582,7 +582,10 @@ impl Cluster {
         let persistent = self.control_until_ms.is_some();
         let control: Rc<RefCell<Control>> = Rc::default();
         let state = control.clone();
-        let first_sentinel = self.sentinel_hosts()[0].clone();
+        // Both callers check there is a Sentinel; without one there is nobody to ask for a failover.
+        let Some(first_sentinel) = self.sentinel_hosts().into_iter().next() else {
+            return;
+        };
         self.controls_started += 1;
         let name = match self.controls_started {
             1 => CONTROL_HOST.to_string(),

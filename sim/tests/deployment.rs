@@ -224,3 +224,23 @@ fn a_fault_requested_from_inside_a_host_applies_before_the_next_step() {
         .count();
     assert_eq!(later, 0);
 }
+
+#[test]
+fn a_deployment_without_sentinels_runs_and_ignores_a_failover() {
+    let topology = Topology {
+        sentinels: 0,
+        ..Topology::default()
+    };
+    let mut sim = redsim::sim(2);
+    let mut cluster = Deployment::new(topology).seed(2).install(&mut sim);
+    assert!(cluster.sentinel_addrs().is_empty());
+    cluster.client(&mut sim, "app", async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        Ok(())
+    });
+    cluster.control_until(5_000);
+    cluster.at(0, Fault::Failover);
+    cluster.run(&mut sim).expect("no control host, no panic");
+    assert!(cluster.event_log().events().is_empty());
+    assert!(!cluster.exec_log().is_empty(), "the data nodes ran");
+}
