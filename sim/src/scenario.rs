@@ -203,15 +203,7 @@ impl Default for Scenario {
     /// The default: 1 master, 2 replicas, 3 Sentinels, quorum 2, down-after 5000 ms, one writer and two
     /// replica-only readers, no faults.
     fn default() -> Self {
-        let client = |name: &str, role| ClientSpec {
-            name: name.into(),
-            role,
-            policy: "replica-only".into(),
-            selection: "sticky".into(),
-            interval_ms: 100,
-            timeout_ms: 500,
-            concurrency: 1,
-        };
+        let client = ClientSpec::new;
         Scenario {
             name: "default".into(),
             duration_ms: 30_000,
@@ -385,15 +377,7 @@ impl FromStr for Scenario {
                         "reader" => ClientRole::Reader,
                         other => return Err(err(format!("client role '{other}' is neither writer nor reader"))),
                     };
-                    let mut c = ClientSpec {
-                        name: name.to_string(),
-                        role,
-                        policy: "replica-only".into(),
-                        selection: "sticky".into(),
-                        interval_ms: 100,
-                        timeout_ms: 500,
-                        concurrency: 1,
-                    };
+                    let mut c = ClientSpec::new(name, role);
                     for w in settings {
                         let (k, v) = kv(w).map_err(err)?;
                         match k {

@@ -28,13 +28,9 @@ fn named(name: &str, schedule: Vec<TimedFault>) -> Scenario {
 
 fn reader(name: &str, selection: &str, policy: &str) -> ClientSpec {
     ClientSpec {
-        name: name.into(),
-        role: ClientRole::Reader,
         policy: policy.into(),
         selection: selection.into(),
-        interval_ms: 100,
-        timeout_ms: 500,
-        concurrency: 1,
+        ..ClientSpec::new(name, ClientRole::Reader)
     }
 }
 
