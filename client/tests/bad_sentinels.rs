@@ -11,19 +11,12 @@ use bytes::BytesMut;
 use common::*;
 use redsim::{Cluster, Deployment};
 use redsim_client::{Client, Error};
-use redsim_fake_redis::{ExecLog, LogEntry, Role};
+use redsim_fake_redis::Role;
 use redsim_net::Net;
 use redsim_resp::{Protocol, Reply, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SEC: Duration = Duration::from_secs(1);
-
-fn ran(log: &ExecLog, client: &str, name: &str) -> Vec<LogEntry> {
-    log.entries()
-        .into_iter()
-        .filter(|e| e.client_name.as_deref() == Some(client) && e.name() == name)
-        .collect()
-}
 
 /// How a fake bad Sentinel answers.
 #[derive(Clone)]

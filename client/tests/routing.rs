@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use redsim::{Deployment, Fault};
 use redsim_client::{Client, Error, ReadPolicy, ReplicaSelection};
-use redsim_fake_redis::{ExecLog, LogEntry, Role};
+use redsim_fake_redis::{LogEntry, Role};
 use redsim_fake_sentinel::SentinelEvent;
 use redsim_net::Net;
 
@@ -22,14 +22,6 @@ fn client(name: &str, seed: u64) -> redsim_client::ClientBuilder {
         .client_name(name)
         .net(Net::Turmoil)
         .seed(seed)
-}
-
-/// Commands `name` ran by a client called `client`, as the nodes logged them.
-fn ran(log: &ExecLog, client: &str, name: &str) -> Vec<LogEntry> {
-    log.entries()
-        .into_iter()
-        .filter(|e| e.client_name.as_deref() == Some(client) && e.name() == name)
-        .collect()
 }
 
 #[test]

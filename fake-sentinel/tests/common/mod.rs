@@ -10,7 +10,7 @@ use std::time::Duration;
 pub use redsim::Topology;
 pub use redsim::deployment::{MASTER_NAME, REDIS_PORT, SENTINEL_PORT, now_ms};
 pub use redsim::history::EPOCH_MS;
-use redsim_fake_redis::{Reply, RespConn};
+use redsim_fake_redis::{ExecLog, LogEntry, Reply, RespConn};
 use redsim_fake_sentinel::{EventLog, SentinelEvent};
 use redsim_net::Net;
 
@@ -101,4 +101,12 @@ pub async fn wait_events(log: &EventLog, within: Duration, pred: impl Fn(&[Senti
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     pred(&log.events())
+}
+
+/// Commands `name` that a client called `client` ran, as the nodes logged them.
+pub fn ran(log: &ExecLog, client: &str, name: &str) -> Vec<LogEntry> {
+    log.entries()
+        .into_iter()
+        .filter(|e| e.client_name.as_deref() == Some(client) && e.name() == name)
+        .collect()
 }
