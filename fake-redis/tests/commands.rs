@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use redsim_fake_redis::{ExecLog, Protocol, RespConn};
+use redsim_fake_redis::{Protocol, RespConn};
 use tokio::time::sleep;
 
 /// A request written as space-separated arguments (sent as a multibulk), or raw bytes when it starts with '!'.
@@ -39,11 +39,13 @@ const ARITY_GET: &str = "-ERR wrong number of arguments for 'get' command\r\n";
 
 #[test]
 fn data_commands_match_redis() -> turmoil::Result {
-    let mut sim = sim(20, Duration::from_millis(1), Duration::from_secs(60));
-    add_node(&mut sim, config("master", None, 1), &ExecLog::new());
-    sim.client("app", async move {
+    let mut sim = redsim::sim_builder(20, &network(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let mut cluster = deployment(20, 0, 1).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         script(
-            "master",
+            "redis-1",
             &[
                 ("PING", "+PONG\r\n"),
                 ("PING hello", "$5\r\nhello\r\n"),
@@ -173,7 +175,7 @@ fn data_commands_match_redis() -> turmoil::Result {
         .unwrap();
         Ok(())
     });
-    sim.run()
+    cluster.run(&mut sim)
 }
 
 const HELLO2_HEAD: &str =
@@ -182,14 +184,16 @@ const HELLO_TAIL: &str = "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\
 
 #[test]
 fn connection_transaction_and_config_commands_match_redis() -> turmoil::Result {
-    let mut sim = sim(21, Duration::from_millis(1), Duration::from_secs(60));
-    add_node(&mut sim, config("master", None, 1), &ExecLog::new());
-    sim.client("app", async move {
+    let mut sim = redsim::sim_builder(21, &network(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let mut cluster = deployment(21, 0, 1).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         let hello2 = format!("{HELLO2_HEAD}:1\r\n{HELLO_TAIL}");
         let hello3 = format!(
             "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:1\r\n{HELLO_TAIL}"
         );
-        script("master", &[
+        script("redis-1", &[
             ("HELLO", &hello2),
             ("HELLO 4", "-NOPROTO unsupported protocol version\r\n"),
             ("HELLO abc", "-ERR Protocol version is not an integer or out of range\r\n"),
@@ -288,14 +292,16 @@ fn connection_transaction_and_config_commands_match_redis() -> turmoil::Result {
         ]).await.unwrap();
         Ok(())
     });
-    sim.run()
+    cluster.run(&mut sim)
 }
 
 #[test]
 fn protocol_errors_match_redis_and_close_the_connection() -> turmoil::Result {
-    let mut sim = sim(22, Duration::from_millis(1), Duration::from_secs(60));
-    add_node(&mut sim, config("master", None, 1), &ExecLog::new());
-    sim.client("app", async move {
+    let mut sim = redsim::sim_builder(22, &network(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let mut cluster = deployment(22, 0, 1).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         let closing = [
             ("*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
             (
@@ -325,7 +331,7 @@ fn protocol_errors_match_redis_and_close_the_connection() -> turmoil::Result {
             ),
         ];
         for (req, want) in closing {
-            let mut c = connect("master").await;
+            let mut c = connect("redis-1").await;
             assert_eq!(
                 String::from_utf8_lossy(&c.call_raw(req.as_bytes()).await?),
                 want,
@@ -334,7 +340,7 @@ fn protocol_errors_match_redis_and_close_the_connection() -> turmoil::Result {
             assert!(c.read_raw().await.is_err(), "{req:?} must close the connection");
         }
         let too_big = "a".repeat(70_000);
-        let mut c = connect("master").await;
+        let mut c = connect("redis-1").await;
         let got = c.call_raw(too_big.as_bytes()).await?;
         assert_eq!(&got[..], b"-ERR Protocol error: too big inline request\r\n");
         // Requests that Redis accepts or skips, each followed by a PING on the same connection.
@@ -360,7 +366,7 @@ fn protocol_errors_match_redis_and_close_the_connection() -> turmoil::Result {
             ("*1\r\n$4\r\nPINGXX\r\n", "+PONG\r\n"),
         ];
         for (req, want) in fine {
-            let mut c = connect("master").await;
+            let mut c = connect("redis-1").await;
             c.send_raw(req.as_bytes()).await?;
             if !want.is_empty() {
                 assert_eq!(String::from_utf8_lossy(&c.read_raw().await?), want, "{req:?}");
@@ -371,7 +377,7 @@ fn protocol_errors_match_redis_and_close_the_connection() -> turmoil::Result {
             assert_eq!(&c.call_raw(b"PING\r\n").await?[..], b"+PONG\r\n", "after {req:?}");
         }
         // A huge multibulk header is accepted and waits (as Redis does) without reserving memory.
-        let mut c = connect("master").await;
+        let mut c = connect("redis-1").await;
         c.send_raw(b"*2147483647\r\n").await?;
         assert_eq!(
             &c.call_raw(b"*1\r\n$4\r\nPING\r\n").await?[..],
@@ -379,18 +385,19 @@ fn protocol_errors_match_redis_and_close_the_connection() -> turmoil::Result {
         );
         Ok(())
     });
-    sim.run()
+    cluster.run(&mut sim)
 }
 
 #[test]
 fn expiry_runs_on_simulated_time_and_replicates_as_absolute_deadlines() -> turmoil::Result {
-    let log = ExecLog::new();
-    let mut sim = sim(23, Duration::from_millis(1), Duration::from_secs(60));
-    cluster(&mut sim, 1, &log);
-    sim.client("app", async move {
+    let mut sim = redsim::sim_builder(23, &network(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let mut cluster = deployment(23, 1, 1).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         links_up(1).await;
-        let mut m = connect("master").await;
-        let mut r = connect("replica-1").await;
+        let mut m = connect("redis-1").await;
+        let mut r = connect("redis-2").await;
         m.call(&["SET", "short", "v", "PX", "500"]).await?;
         m.call(&["SET", "long", "v", "EX", "100"]).await?;
         sleep(Duration::from_millis(50)).await;
@@ -418,12 +425,13 @@ fn expiry_runs_on_simulated_time_and_replicates_as_absolute_deadlines() -> turmo
         assert_eq!(info_field(&info, "expired_keys").as_deref(), Some("1"));
         Ok(())
     });
-    sim.run()?;
+    cluster.run(&mut sim)?;
     // Replicas got absolute deadlines, not relative ones.
-    let on_replica: Vec<_> = log
+    let on_replica: Vec<_> = cluster
+        .exec_log()
         .entries()
         .into_iter()
-        .filter(|e| e.node == "replica-1" && e.name() == "SET")
+        .filter(|e| e.node == "redis-2" && e.name() == "SET")
         .collect();
     assert_eq!(on_replica[0].command[3], "PXAT");
     Ok(())
@@ -431,15 +439,17 @@ fn expiry_runs_on_simulated_time_and_replicates_as_absolute_deadlines() -> turmo
 
 #[test]
 fn pubsub_delivers_in_resp2_and_resp3_and_through_replication() -> turmoil::Result {
-    let mut sim = sim(24, Duration::from_millis(1), Duration::from_secs(60));
-    cluster(&mut sim, 1, &ExecLog::new());
-    sim.client("app", async move {
+    let mut sim = redsim::sim_builder(24, &network(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let mut cluster = deployment(24, 1, 1).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         links_up(1).await;
-        let mut sub = connect("master").await;
-        let mut psub = connect("master").await;
-        let mut sub3 = connect("master").await;
-        let mut on_replica = connect("replica-1").await;
-        let mut publisher = connect("master").await;
+        let mut sub = connect("redis-1").await;
+        let mut psub = connect("redis-1").await;
+        let mut sub3 = connect("redis-1").await;
+        let mut on_replica = connect("redis-2").await;
+        let mut publisher = connect("redis-1").await;
         assert_eq!(
             &sub.call_raw(&request("SUBSCRIBE a b")).await?[..],
             b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
@@ -466,20 +476,22 @@ fn pubsub_delivers_in_resp2_and_resp3_and_through_replication() -> turmoil::Resu
         assert_eq!(&sub.call_raw(&request("PING")).await?[..], b"+PONG\r\n");
         Ok(())
     });
-    sim.run()
+    cluster.run(&mut sim)
 }
 
 #[test]
 fn monitor_shows_commands_in_redis_format() -> turmoil::Result {
-    let mut sim = sim(25, Duration::from_millis(1), Duration::from_secs(60));
-    cluster(&mut sim, 1, &ExecLog::new());
-    sim.client("app", async move {
+    let mut sim = redsim::sim_builder(25, &network(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let mut cluster = deployment(25, 1, 1).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
         links_up(1).await;
-        let mut mon = connect("master").await;
-        let mut rmon = connect("replica-1").await;
+        let mut mon = connect("redis-1").await;
+        let mut rmon = connect("redis-2").await;
         assert_eq!(&mon.call_raw(b"MONITOR\r\n").await?[..], b"+OK\r\n");
         assert_eq!(&rmon.call_raw(b"MONITOR\r\n").await?[..], b"+OK\r\n");
-        let mut app = RespConn::connect(redsim_net::Net::Turmoil, "master", PORT, TIMEOUT).await?;
+        let mut app = RespConn::connect(redsim_net::Net::Turmoil, "redis-1", PORT, TIMEOUT).await?;
         app.call(&["SET", "sp ace", "q\"uo\te\n\x01"]).await?;
         app.call(&["AUTH", "secret"]).await?;
         app.call(&["CONFIG", "GET", "port"]).await?;
@@ -512,26 +524,31 @@ fn monitor_shows_commands_in_redis_format() -> turmoil::Result {
         );
         Ok(())
     });
-    sim.run()
+    cluster.run(&mut sim)
 }
 
 #[test]
 fn connections_beyond_maxclients_are_refused() -> turmoil::Result {
-    let mut sim = sim(26, Duration::from_millis(1), Duration::from_secs(30));
-    let mut cfg = config("master", None, 1);
-    cfg.maxclients = 2;
-    add_node(&mut sim, cfg, &ExecLog::new());
-    sim.client("app", async move {
-        let mut a = connect("master").await;
-        let mut b = connect("master").await;
+    let mut sim = redsim::sim_builder(26, &network(1))
+        .simulation_duration(Duration::from_secs(30))
+        .build();
+    let mut cluster = deployment(26, 0, 1)
+        .node_config(|cfg| {
+            node_defaults(cfg);
+            cfg.maxclients = 2;
+        })
+        .install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
+        let mut a = connect("redis-1").await;
+        let mut b = connect("redis-1").await;
         a.call(&["PING"]).await?;
         b.call(&["PING"]).await?;
-        let mut c = connect("master").await;
+        let mut c = connect("redis-1").await;
         assert_eq!(&c.read_raw().await?[..], b"-ERR max number of clients reached\r\n");
         assert!(c.read_raw().await.is_err(), "closed after the error");
         drop(b);
         sleep(Duration::from_millis(10)).await;
-        let mut d = connect("master").await;
+        let mut d = connect("redis-1").await;
         assert_eq!(
             &d.call_raw(b"PING\r\n").await?[..],
             b"+PONG\r\n",
@@ -541,5 +558,5 @@ fn connections_beyond_maxclients_are_refused() -> turmoil::Result {
         assert_eq!(info_field(&stats, "rejected_connections").as_deref(), Some("1"));
         Ok(())
     });
-    sim.run()
+    cluster.run(&mut sim)
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use common::*;
 use proptest::prelude::*;
-use redsim_fake_redis::{ExecLog, Reply, RespConn};
+use redsim_fake_redis::{Reply, RespConn};
 use redsim_net::Net;
 use tokio::time::sleep;
 
@@ -72,14 +72,21 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn run_workload(seed: u64, ops: Vec<Op>) -> Result<(), String> {
-    let log = ExecLog::new();
-    let mut sim = sim(seed, Duration::from_millis(2), Duration::from_secs(120));
-    let slots = cluster(&mut sim, 2, &log);
-    let (s, failure) = (slots.clone(), std::rc::Rc::new(std::cell::RefCell::new(None::<String>)));
+    let mut sim = redsim::sim_builder(seed, &network(2))
+        .simulation_duration(Duration::from_secs(120))
+        .build();
+    let mut cluster = deployment(seed, 2, 2).install(&mut sim);
+    // No node is restarted here: the nodes that started at install are the ones the workload ends on.
+    let s: Vec<_> = cluster
+        .redis_hosts()
+        .iter()
+        .map(|h| cluster.node(h).expect("started at install"))
+        .collect();
+    let failure = std::rc::Rc::new(std::cell::RefCell::new(None::<String>));
     let f = failure.clone();
-    sim.client("app", async move {
+    cluster.client(&mut sim, "app", async move {
         links_up(2).await;
-        let mut m = connect("master").await;
+        let mut m = connect("redis-1").await;
         for op in ops {
             match op {
                 Op::Cmd(args) => {
@@ -95,7 +102,7 @@ fn run_workload(seed: u64, ops: Vec<Op>) -> Result<(), String> {
                     m.call(&["EXEC"]).await?;
                 }
                 Op::KillLink(i) => {
-                    let mut r = connect(&format!("replica-{}", i + 1)).await;
+                    let mut r = connect(&format!("redis-{}", i + 2)).await;
                     r.call(&["CLIENT", "KILL", "TYPE", "master"]).await?;
                 }
                 Op::Pause(ms) => sleep(Duration::from_millis(ms)).await,
@@ -103,9 +110,8 @@ fn run_workload(seed: u64, ops: Vec<Op>) -> Result<(), String> {
         }
         // Quiescence: links re-established, the last writes streamed and acknowledged, expiries propagated.
         sleep(Duration::from_secs(4)).await;
-        let master = s[0].get();
+        let master = &s[0];
         for r in &s[1..] {
-            let r = r.get();
             if r.live_data() != master.live_data() || r.repl_offset() != master.repl_offset() {
                 *f.borrow_mut() = Some(format!(
                     "{} diverged: offset {} vs master {}\n replica {:?}\n master  {:?}",
@@ -119,7 +125,7 @@ fn run_workload(seed: u64, ops: Vec<Op>) -> Result<(), String> {
         }
         Ok(())
     });
-    sim.run().map_err(|e| e.to_string())?;
+    cluster.run(&mut sim).map_err(|e| e.to_string())?;
     match failure.borrow_mut().take() {
         Some(msg) => Err(msg),
         None => Ok(()),
@@ -198,12 +204,14 @@ fn valid_resp_stream(mut bytes: &[u8]) -> Result<(), String> {
 }
 
 fn run_fuzz(seed: u64, input: Vec<u8>) -> Result<(), String> {
-    let mut sim = sim(seed, Duration::from_millis(1), Duration::from_secs(30));
-    add_node(&mut sim, config("master", None, 1), &ExecLog::new());
+    let mut sim = redsim::sim_builder(seed, &network(1))
+        .simulation_duration(Duration::from_secs(30))
+        .build();
+    let mut cluster = deployment(seed, 0, 1).install(&mut sim);
     let failure = std::rc::Rc::new(std::cell::RefCell::new(None::<String>));
     let f = failure.clone();
-    sim.client("fuzzer", async move {
-        let mut stream = Net::Turmoil.connect("master", PORT).await?;
+    cluster.client(&mut sim, "fuzzer", async move {
+        let mut stream = Net::Turmoil.connect("redis-1", PORT).await?;
         let mut received = BytesMut::new();
         {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -220,14 +228,15 @@ fn run_fuzz(seed: u64, input: Vec<u8>) -> Result<(), String> {
         if let Err(e) = valid_resp_stream(&received) {
             *f.borrow_mut() = Some(e);
         }
-        let mut probe = RespConn::connect(Net::Turmoil, "master", PORT, Duration::from_secs(2)).await?;
+        let mut probe = RespConn::connect(Net::Turmoil, "redis-1", PORT, Duration::from_secs(2)).await?;
         match probe.call(&["PING"]).await {
             Ok(r) if r == Reply::Simple("PONG".into()) || r.is_error() => {}
             other => *f.borrow_mut() = Some(format!("node no longer answers: {other:?}")),
         }
         Ok(())
     });
-    sim.run()
+    cluster
+        .run(&mut sim)
         .map_err(|e| format!("simulation failed (a panic in the node?): {e}"))?;
     match failure.borrow_mut().take() {
         Some(msg) => Err(msg),

@@ -131,6 +131,7 @@ pub struct Deployment {
     stable_ms: u64,
     mutant: Option<Mutant>,
     sentinel_hook: Option<SentinelHook>,
+    node_hook: Option<NodeHook>,
 }
 
 /// A caller's change to each Sentinel's configuration ([`Deployment::sentinel_config`]).
@@ -140,6 +141,16 @@ struct SentinelHook(Arc<dyn Fn(&mut SentinelConfig) + Send + Sync>);
 impl std::fmt::Debug for SentinelHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SentinelHook")
+    }
+}
+
+/// A caller's change to each data node's configuration ([`Deployment::node_config`]).
+#[derive(Clone)]
+struct NodeHook(Arc<dyn Fn(&mut Config) + Send + Sync>);
+
+impl std::fmt::Debug for NodeHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeHook")
     }
 }
 
@@ -156,6 +167,7 @@ impl Deployment {
             stable_ms: 0,
             mutant: None,
             sentinel_hook: None,
+            node_hook: None,
         }
     }
 
@@ -215,6 +227,15 @@ impl Deployment {
         self
     }
 
+    /// Changes every data node's configuration (`name` tells them apart: `redis-1` is the first master) once
+    /// the topology's and the deployment's settings are in, before the node first starts; a restart still starts
+    /// it from its own rewritten config file. For tests of the data nodes themselves, which need settings no
+    /// topology describes: a password, a small backlog, a loading delay, their own seeds and timeouts.
+    pub fn node_config(mut self, change: impl Fn(&mut Config) + Send + Sync + 'static) -> Deployment {
+        self.node_hook = Some(NodeHook(Arc::new(change)));
+        self
+    }
+
     /// The topology.
     pub fn topology(&self) -> &Topology {
         &self.topology
@@ -254,6 +275,14 @@ impl Deployment {
                 replica_read_only: self.mutant != Some(Mutant::BlindMaster),
                 log_limit: self.log_limit,
                 ..Config::default()
+            };
+            let cfg = match &self.node_hook {
+                Some(NodeHook(change)) => {
+                    let mut cfg = cfg;
+                    change(&mut cfg);
+                    cfg
+                }
+                None => cfg,
             };
             let (s, log) = (slot.clone(), exec.clone());
             // The node's redis.conf outlives restarts: Sentinel's CONFIG REWRITE decides how it comes back.
@@ -762,5 +791,56 @@ impl Holds {
         for (a, b) in std::mem::take(&mut self.0).into_keys() {
             sim.release(a.as_str(), b.as_str());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One lone data node (no replica, no Sentinel) is a deployment too: the data nodes' own tests use it.
+    #[test]
+    fn a_lone_node_with_a_changed_config_runs() {
+        let topology = Topology {
+            replicas: 0,
+            sentinels: 0,
+            ..Topology::default()
+        };
+        let mut sim = sim(3);
+        let mut cluster = Deployment::new(topology)
+            .seed(3)
+            .node_config(|cfg| {
+                if cfg.name == "redis-1" {
+                    cfg.requirepass = Some("pw".into());
+                }
+            })
+            .install(&mut sim);
+        assert_eq!(cluster.redis_hosts(), ["redis-1"]);
+        assert!(cluster.sentinel_addrs().is_empty());
+        let node = cluster
+            .node("redis-1")
+            .expect("a host's node starts when it is installed");
+        assert_eq!(node.name(), "redis-1");
+        cluster.client(&mut sim, "app", async move {
+            let mut c = loop {
+                if let Ok(c) = RespConn::connect(Net::Turmoil, "redis-1", REDIS_PORT, Duration::from_secs(1)).await {
+                    break c;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            let denied = c.call(&["GET", "k"]).await?;
+            assert!(denied.as_text().is_some_and(|t| t.starts_with("NOAUTH")), "{denied:?}");
+            c.call(&["AUTH", "pw"]).await?;
+            c.call(&["SET", "k", "v"]).await?;
+            Ok(())
+        });
+        cluster.run(&mut sim).unwrap();
+        assert!(
+            cluster
+                .exec_log()
+                .entries()
+                .iter()
+                .any(|e| e.node == "redis-1" && e.name() == "SET")
+        );
     }
 }

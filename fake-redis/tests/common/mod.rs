@@ -1,79 +1,50 @@
-//! Shared scaffolding for the turmoil tests of fake-redis: a simulation with fixed latency and epoch, nodes
-//! registered as hosts (re-created on restart), and small helpers to read INFO fields.
+//! Test support for the turmoil tests of fake-redis: the settings they were written against, connecting with
+//! retries, and small helpers to read INFO fields. The deployment and the simulation are redsim's:
+//! `redsim::Deployment` (data nodes `redis-1`, the master, `redis-2` ..), `redsim::sim_builder`, `Cluster::run`.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use redsim_fake_redis::{Config, ExecLog, Node, Reply, RespConn};
+pub use redsim::{Cluster, Deployment, Fault, Network, Topology};
+use redsim_fake_redis::{Config, Reply, RespConn};
 use redsim_net::Net;
 
-pub const PORT: u16 = 6379;
+pub const PORT: u16 = redsim::deployment::REDIS_PORT;
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A simulation with a fixed epoch, 1 ms ticks and a fixed one-way latency.
-pub fn sim(seed: u64, latency: Duration, duration: Duration) -> turmoil::Sim<'static> {
-    turmoil::Builder::new()
-        .rng_seed(seed)
-        .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(latency)
-        .max_message_latency(latency)
-        .simulation_duration(duration)
-        .build()
-}
-
-/// The node currently running on a host (replaced when the host restarts).
-#[derive(Clone, Default)]
-pub struct Slot(Arc<Mutex<Option<Node>>>);
-
-impl Slot {
-    pub fn get(&self) -> Node {
-        self.0.lock().unwrap().clone().expect("node not started yet")
+/// A network whose every link takes exactly `latency_ms`.
+pub fn network(latency_ms: u64) -> Network {
+    Network {
+        min_latency_ms: latency_ms,
+        max_latency_ms: latency_ms,
+        ..Network::default()
     }
 }
 
-/// A node config for host `name`: a replica of `master` when given, with a short repl-timeout so that
-/// partitions are detected within test durations.
-pub fn config(name: &str, master: Option<&str>, seed: u64) -> Config {
-    Config {
-        name: name.into(),
-        port: PORT,
-        replicaof: master.map(|m| (m.to_string(), PORT)),
-        repl_timeout_s: 5,
-        seed,
-        ..Config::default()
-    }
+/// A master (`redis-1`) and `replicas` replicas (`redis-2` ..), no Sentinel, on a `latency_ms` network, with
+/// the settings these tests assume ([`node_defaults`]). Add `.node_config` for more (call `node_defaults` in it).
+pub fn deployment(seed: u64, replicas: u32, latency_ms: u64) -> Deployment {
+    Deployment::new(Topology {
+        replicas,
+        sentinels: 0,
+        ..Topology::default()
+    })
+    .seed(seed)
+    .network(network(latency_ms))
+    .node_config(node_defaults)
 }
 
-/// Registers a host running a fake Redis node.
-pub fn add_node(sim: &mut turmoil::Sim<'static>, cfg: Config, log: &ExecLog) -> Slot {
-    let slot = Slot::default();
-    let (s, log) = (slot.clone(), log.clone());
-    let name = cfg.name.clone();
-    sim.host(name, move || {
-        let node = Node::new(Net::Turmoil, cfg.clone(), log.clone());
-        *s.0.lock().unwrap() = Some(node.clone());
-        async move {
-            node.serve().await?;
-            Ok(())
-        }
-    });
-    slot
-}
-
-/// A master and `replicas` replicas named `master`, `replica-1`, ...
-pub fn cluster(sim: &mut turmoil::Sim<'static>, replicas: usize, log: &ExecLog) -> Vec<Slot> {
-    let mut slots = vec![add_node(sim, config("master", None, 1), log)];
-    for i in 1..=replicas {
-        slots.push(add_node(
-            sim,
-            config(&format!("replica-{i}"), Some("master"), 1 + i as u64),
-            log,
-        ));
-    }
-    slots
+/// The node settings these tests were written against: a short repl-timeout (5 s) so that partitions are
+/// detected within test durations, the fake's own default ping period, and seed N for `redis-N`.
+pub fn node_defaults(cfg: &mut Config) {
+    cfg.repl_timeout_s = 5;
+    cfg.repl_ping_replica_period_s = Config::default().repl_ping_replica_period_s;
+    cfg.seed = cfg
+        .name
+        .strip_prefix("redis-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
 }
 
 pub async fn connect(host: &str) -> RespConn {
@@ -109,10 +80,10 @@ pub async fn wait_for(host: &str, field: &str, value: &str, within: Duration) ->
     false
 }
 
-/// Waits until `replica-1` ..= `replica-n` report their master link up; panics after 10 s.
+/// Waits until the replicas `redis-2` ..= `redis-<n + 1>` report their master link up; panics after 10 s.
 pub async fn links_up(n: usize) {
-    for i in 1..=n {
-        let host = format!("replica-{i}");
+    for i in 2..=n + 1 {
+        let host = format!("redis-{i}");
         assert!(
             wait_for(&host, "master_link_status", "up", Duration::from_secs(10)).await,
             "{host}: link never up"
