@@ -144,3 +144,67 @@ fn config_rewrite_records_the_replication_master_for_the_next_start() {
         node.shutdown();
     });
 }
+
+/// An argument with CR LF echoed in an error must not become a second reply (issue 16, I1): before the fix
+/// `EXPIRE k 10 "x\r\n+INJECTED"` answered `-ERR Unsupported option x` and then `+INJECTED`, so the next
+/// command's reply was read as this one's.
+#[test]
+fn an_error_echoing_crlf_is_one_reply_as_redis_sends_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    block_on(async {
+        let node = start(
+            Config {
+                port: 0,
+                bind: "127.0.0.1".into(),
+                ..Config::default()
+            },
+            &ExecLog::new(),
+        )
+        .await;
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", node.port()))
+            .await
+            .unwrap();
+        s.write_all(b"*4\r\n$6\r\nEXPIRE\r\n$1\r\nk\r\n$2\r\n10\r\n$12\r\nx\r\n+INJECTED\r\n*1\r\n$4\r\nPING\r\n")
+            .await
+            .unwrap();
+        let want: &[u8] = b"-ERR Unsupported option x  +INJECTED\r\n+PONG\r\n";
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while got.len() < want.len() {
+            let n = tokio::time::timeout(TIMEOUT, s.read(&mut buf)).await.unwrap().unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+    });
+}
+
+/// KEYS with a pattern of many stars answers at once (issue 16, H1): the matcher used to recurse at every star,
+/// and this pattern against a 60-byte key kept the server busy for good. (The node shares this test's thread, so
+/// on the old matcher the test hangs rather than fails; `redsim-resp`'s glob tests bound the work itself.)
+#[test]
+fn keys_with_a_pathological_pattern_answers_within_the_timeout() {
+    block_on(async {
+        let node = start(
+            Config {
+                port: 0,
+                bind: "127.0.0.1".into(),
+                ..Config::default()
+            },
+            &ExecLog::new(),
+        )
+        .await;
+        let mut c = RespConn::connect(Net::Tokio, "127.0.0.1", node.port(), TIMEOUT)
+            .await
+            .unwrap();
+        let key = "a".repeat(60);
+        assert_eq!(c.call(&["SET", &key, "1"]).await.unwrap(), Reply::ok());
+        let reply = c
+            .call(&["KEYS", "*a*a*a*a*a*a*a*a*a*a*a*b"])
+            .await
+            .expect("an answer within 5 s");
+        assert_eq!(reply, Reply::Array(vec![]));
+        let reply = c.call(&["KEYS", "*a*a*a*a*a*a*a*a*a*a*a*a"]).await.unwrap();
+        assert_eq!(reply, Reply::Array(vec![Reply::Bulk(key.into_bytes().into())]));
+    });
+}

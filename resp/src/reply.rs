@@ -190,7 +190,7 @@ impl Reply {
     fn to_resp2(&self) -> Frame2 {
         match self {
             Reply::Simple(s) => Frame2::SimpleString(Bytes::copy_from_slice(s.as_bytes())),
-            Reply::Error(e) => Frame2::Error(e.as_str().into()),
+            Reply::Error(e) => Frame2::Error(error_line(e).as_ref().into()),
             Reply::Int(i) => Frame2::Integer(*i),
             Reply::Bulk(b) | Reply::Verbatim(_, b) => Frame2::BulkString(b.clone()),
             Reply::Nil | Reply::NilArray => Frame2::Null,
@@ -209,7 +209,7 @@ impl Reply {
                 attributes: None,
             },
             Reply::Error(e) => Frame3::SimpleError {
-                data: e.as_str().into(),
+                data: error_line(e).as_ref().into(),
                 attributes: None,
             },
             Reply::Int(i) => Frame3::Number {
@@ -281,12 +281,39 @@ fn format_double(d: f64) -> String {
     format!("{d}")
 }
 
+/// An error message as one protocol line. Errors often echo a client's argument (`Unsupported option x`), and
+/// an argument may hold CR or LF: sent as they are, they would end the error line early and the rest would read
+/// as a second reply, desynchronising the client. Redis trims CR and LF from both ends of the message and turns
+/// the ones inside it into spaces; so does this.
+fn error_line(e: &str) -> std::borrow::Cow<'_, str> {
+    if !e.contains(['\r', '\n']) {
+        return std::borrow::Cow::Borrowed(e);
+    }
+    std::borrow::Cow::Owned(e.trim_matches(['\r', '\n']).replace(['\r', '\n'], " "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn enc(r: Reply, p: Protocol) -> Vec<u8> {
         r.to_bytes(p).to_vec()
+    }
+
+    #[test]
+    fn an_error_echoing_cr_or_lf_stays_one_line_as_redis_sends_it() {
+        // What redis-server 7.0.15 answers to `EXPIRE k 10 "x\r\n+INJECTED"` and to `EXPIRE k 10 "\r\nx\n"`.
+        for p in [Protocol::Resp2, Protocol::Resp3] {
+            assert_eq!(
+                enc(Reply::Error("ERR Unsupported option x\r\n+INJECTED".into()), p),
+                b"-ERR Unsupported option x  +INJECTED\r\n"
+            );
+            assert_eq!(
+                enc(Reply::Error("ERR Unsupported option \r\nx\n".into()), p),
+                b"-ERR Unsupported option   x\r\n"
+            );
+        }
+        assert_eq!(enc(Reply::err("plain"), Protocol::Resp2), b"-ERR plain\r\n");
     }
 
     #[test]
