@@ -18,6 +18,16 @@ async fn start(cfg: Config, log: &ExecLog) -> Node {
     node
 }
 
+/// A node with the default settings on a loopback port of its own.
+async fn loopback_node() -> Node {
+    let cfg = Config {
+        port: 0,
+        bind: "127.0.0.1".into(),
+        ..Config::default()
+    };
+    start(cfg, &ExecLog::new()).await
+}
+
 /// Runs a test body on a single-threaded runtime with real timers and sockets.
 fn block_on<F: std::future::Future>(body: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -152,15 +162,7 @@ fn config_rewrite_records_the_replication_master_for_the_next_start() {
 fn an_error_echoing_crlf_is_one_reply_as_redis_sends_it() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     block_on(async {
-        let node = start(
-            Config {
-                port: 0,
-                bind: "127.0.0.1".into(),
-                ..Config::default()
-            },
-            &ExecLog::new(),
-        )
-        .await;
+        let node = loopback_node().await;
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", node.port()))
             .await
             .unwrap();
@@ -185,15 +187,7 @@ fn an_error_echoing_crlf_is_one_reply_as_redis_sends_it() {
 #[test]
 fn keys_with_a_pathological_pattern_answers_within_the_timeout() {
     block_on(async {
-        let node = start(
-            Config {
-                port: 0,
-                bind: "127.0.0.1".into(),
-                ..Config::default()
-            },
-            &ExecLog::new(),
-        )
-        .await;
+        let node = loopback_node().await;
         let mut c = RespConn::connect(Net::Tokio, "127.0.0.1", node.port(), TIMEOUT)
             .await
             .unwrap();
