@@ -3,28 +3,17 @@
 //! by client name, never from what the client says. Built only with the `redis-rs` feature (`required-features`
 //! in Cargo.toml; `cargo test --workspace` enables it through the root package's dev-dependencies).
 
-#[path = "../../fake-sentinel/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use redis::{AsyncCommands, ErrorKind, ServerErrorKind, Value};
 use redsim::{Deployment, Fault};
 use redsim_client::{Client, ReadPolicy};
 use redsim_fake_redis::{ExecLog, LogEntry, Role};
-use redsim_net::Net;
+use support::*;
 
 const SEC: Duration = Duration::from_secs(1);
-
-fn client(name: &str, seed: u64) -> redsim_client::ClientBuilder {
-    Client::builder()
-        .sentinels(["sentinel-1:26379", "sentinel-2:26379", "sentinel-3:26379"])
-        .master_name("mymaster")
-        .client_name(name)
-        .net(Net::Turmoil)
-        .seed(seed)
-}
 
 /// Every command a client called `client` sent through redis-rs, in execution order: all it ran but the
 /// handshake that verifies each new connection (`CLIENT SETNAME`, `ROLE`).

@@ -1,28 +1,17 @@
 //! The routing client against fake Redis nodes and fake Sentinels inside turmoil. Every verdict comes from the
 //! data nodes' execution logs and the Sentinels' event logs, not from what the client says it did.
 
-#[path = "../../fake-sentinel/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use redsim::{Deployment, Fault};
-use redsim_client::{Client, Error, ReadPolicy, ReplicaSelection};
+use redsim_client::{Error, ReadPolicy, ReplicaSelection};
 use redsim_fake_redis::{LogEntry, Role};
 use redsim_fake_sentinel::SentinelEvent;
-use redsim_net::Net;
+use support::*;
 
 const SEC: Duration = Duration::from_secs(1);
-
-fn client(name: &str, seed: u64) -> redsim_client::ClientBuilder {
-    Client::builder()
-        .sentinels(["sentinel-1:26379", "sentinel-2:26379", "sentinel-3:26379"])
-        .master_name("mymaster")
-        .client_name(name)
-        .net(Net::Turmoil)
-        .seed(seed)
-}
 
 #[test]
 fn test1_sticky_reads_all_go_to_one_replica() {
