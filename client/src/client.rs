@@ -132,11 +132,16 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Waits for `fut` until `deadline` (the call's): `Err(DeadlineExceeded)` when it passes first.
+/// Waits for `fut` until `deadline` (the call's): `Err(DeadlineExceeded)` when it passes first, or when `fut`
+/// only finished after it (its last step, decoding a big reply, say, ran past the deadline without yielding).
 async fn within<T>(deadline: Instant, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout_at(deadline, fut)
+    let out = tokio::time::timeout_at(deadline, fut)
         .await
-        .map_err(|_| Error::DeadlineExceeded)
+        .map_err(|_| Error::DeadlineExceeded)?;
+    if Instant::now() > deadline {
+        return Err(Error::DeadlineExceeded);
+    }
+    Ok(out)
 }
 
 /// What the pool holds for a node.
@@ -477,6 +482,7 @@ impl Inner {
     fn limits(&self) -> Limits {
         Limits {
             command_timeout: self.cfg.command_timeout,
+            max_reply_bytes: self.cfg.max_reply_bytes,
             #[cfg(feature = "mutants")]
             keep_timed_out: self.cfg.mutant == Some(Mutant::KeepTimedOutConnection),
         }

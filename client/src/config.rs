@@ -8,6 +8,9 @@ use crate::error::{Error, Result};
 #[cfg(feature = "mutants")]
 use crate::mutant::Mutant;
 
+/// The smallest reply limit accepted: room for a short status or error line.
+const MIN_REPLY_BYTES: usize = 64;
+
 /// Where reads go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadPolicy {
@@ -83,6 +86,11 @@ pub struct ClientConfig {
     pub net: Net,
     /// Seed of the client's random choices (replica choice, jitter).
     pub seed: u64,
+    /// Largest reply accepted from a data node, in bytes: a larger one fails its command and the connection is
+    /// dropped, before the client buffers more than this.
+    pub max_reply_bytes: usize,
+    /// Largest reply accepted from a Sentinel, in bytes (Sentinel's answers are small: a few KB per replica).
+    pub max_sentinel_reply_bytes: usize,
     /// A deliberately broken behaviour, for testing checkers only (default none).
     #[cfg(feature = "mutants")]
     #[doc(hidden)]
@@ -113,6 +121,8 @@ impl Default for ClientConfig {
             client_name: "redsim-client".into(),
             net: Net::Tokio,
             seed: 0,
+            max_reply_bytes: redsim_resp::REPLY_MAX_BYTES,
+            max_sentinel_reply_bytes: 1024 * 1024,
             #[cfg(feature = "mutants")]
             mutant: None,
         }
@@ -249,6 +259,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Largest reply accepted from a data node (default 64 MiB); a larger one fails its command and drops the
+    /// connection.
+    pub fn max_reply_bytes(mut self, n: usize) -> Self {
+        self.cfg.max_reply_bytes = n;
+        self
+    }
+
+    /// Largest reply accepted from a Sentinel (default 1 MiB); a larger one counts as the Sentinel failing.
+    pub fn max_sentinel_reply_bytes(mut self, n: usize) -> Self {
+        self.cfg.max_sentinel_reply_bytes = n;
+        self
+    }
+
     /// Enables a deliberately broken behaviour (for testing checkers; never in production).
     #[cfg(feature = "mutants")]
     #[doc(hidden)]
@@ -286,6 +309,17 @@ impl ClientBuilder {
         ] {
             if d.is_zero() {
                 return Err(Error::Config(format!("{what} must be above zero")));
+            }
+        }
+        // A limit below a few bytes refuses even `+OK`: a typo, not a choice.
+        for (what, n) in [
+            ("max_reply_bytes", c.max_reply_bytes),
+            ("max_sentinel_reply_bytes", c.max_sentinel_reply_bytes),
+        ] {
+            if n < MIN_REPLY_BYTES {
+                return Err(Error::Config(format!(
+                    "{what} must be at least {MIN_REPLY_BYTES}, not {n}"
+                )));
             }
         }
         // The background tasks are spawned on the current runtime: outside one, say so instead of panicking.

@@ -1,7 +1,7 @@
 //! One connection to a data node, verified before use: authenticated, named, and its `ROLE` checked against
 //! what Sentinel said. Once verified, it is handed to [`crate::mux::Mux`], which shares it among callers.
 
-use redsim_resp::{Reply, RespConn};
+use redsim_resp::{Reply, ReplyLimits, RespConn};
 
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -41,6 +41,7 @@ impl Conn {
             .await
             .map_err(|e| Error::Io(format!("{addr}: {e}")))?;
         inner.set_timeout(cfg.command_timeout);
+        inner.set_limits(ReplyLimits::with_max_bytes(cfg.max_reply_bytes));
         let mut conn = Conn { addr, inner };
         if let Some(pw) = &cfg.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];

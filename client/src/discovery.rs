@@ -2,7 +2,7 @@
 //! order with a short timeout; the first that answers gives the master (`get-master-addr-by-name`), the
 //! usable replicas (`replicas`, skipping flagged ones) and the other Sentinels (`sentinels`).
 
-use redsim_resp::{Reply, RespConn};
+use redsim_resp::{Reply, ReplyLimits, RespConn};
 
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -58,6 +58,7 @@ pub(crate) async fn ask(cfg: &ClientConfig, host: &str, port: u16) -> std::resul
     let mut conn = RespConn::connect(cfg.net, host, port, cfg.sentinel_timeout)
         .await
         .map_err(|e| AskError::Unreachable(e.to_string()))?;
+    conn.set_limits(ReplyLimits::with_max_bytes(cfg.max_sentinel_reply_bytes));
     if let Some(pw) = &cfg.sentinel_password
         && let Reply::Error(e) = call(&mut conn, &["AUTH", pw]).await?
     {

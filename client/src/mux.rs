@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use redsim_net::Stream;
-use redsim_resp::{Protocol, Reply, take_reply};
+use redsim_resp::{Reply, ReplyLimits, ReplyReader};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Duration, Instant, Sleep};
@@ -34,8 +34,6 @@ const QUEUE_CAPACITY: usize = 1024;
 const MAX_IN_FLIGHT: usize = 4096;
 /// Most bytes gathered from waiting requests into one write.
 const BATCH_MAX_BYTES: usize = 64 * 1024;
-/// Largest reply buffered before the connection is given up as broken.
-const REPLY_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Replies handed out before the woken callers get to send their next requests.
 const DELIVER_CHUNK: usize = 32;
 /// Room made in the read buffer before each read, so one read can take many replies.
@@ -111,6 +109,8 @@ struct Shared {
 pub(crate) struct Limits {
     /// How long a written request waits for its replies.
     pub command_timeout: Duration,
+    /// Largest reply accepted ([`crate::ClientConfig::max_reply_bytes`]).
+    pub max_reply_bytes: usize,
     /// [`crate::Mutant::KeepTimedOutConnection`]: a request that times out gives up its slot and the
     /// connection is kept, so later replies shift onto the wrong callers.
     #[cfg(feature = "mutants")]
@@ -137,7 +137,7 @@ impl Mux {
             addr: addr.clone(),
             stream,
             buf,
-            protocol,
+            reader: ReplyReader::new(protocol, ReplyLimits::with_max_bytes(limits.max_reply_bytes)),
             limits,
         };
         tokio::spawn(drive(link, rx, shared.clone()));
@@ -198,7 +198,8 @@ struct Link {
     stream: Stream,
     /// Bytes read and not yet decoded.
     buf: BytesMut,
-    protocol: Protocol,
+    /// Takes replies off `buf`, refusing one too deep or too large before buffering all of it.
+    reader: ReplyReader,
     limits: Limits,
 }
 
@@ -255,9 +256,6 @@ impl Driver {
                 biased;
                 read = self.link.stream.read_buf(&mut self.link.buf) => match read {
                     Ok(0) => return Err(End::Broken("connection closed".into())),
-                    Ok(_) if self.link.buf.len() > REPLY_MAX_BYTES => {
-                        return Err(End::Protocol("reply too large".into()));
-                    }
                     Ok(_) => {}
                     Err(e) => return Err(End::Broken(e.to_string())),
                 },
@@ -349,7 +347,7 @@ impl Driver {
     /// at the limit.
     fn deliver(&mut self, limit: usize) -> std::result::Result<bool, End> {
         for _ in 0..limit {
-            let reply = match take_reply(self.link.protocol, &mut self.link.buf) {
+            let reply = match self.link.reader.take(&mut self.link.buf) {
                 Ok(Some(r)) => r,
                 Ok(None) => return Ok(false),
                 Err(e) => return Err(End::Protocol(e.to_string())),

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redsim_resp::{Reply, RespConn};
+use redsim_resp::{Reply, ReplyLimits, RespConn};
 
 use crate::client::Inner;
 use crate::discovery::{event_master, parse_switch_master};
@@ -88,12 +88,13 @@ async fn subscribe(weak: Weak<Inner>, slot: usize) {
 
 /// Listens on one Sentinel until the connection breaks.
 async fn listen(weak: &Weak<Inner>, host: &str, port: u16) {
-    let Some((net, timeout, name, password)) = weak.upgrade().map(|i| {
+    let Some((net, timeout, name, password, max_bytes)) = weak.upgrade().map(|i| {
         (
             i.cfg.net,
             i.cfg.sentinel_timeout,
             i.cfg.master_name.clone(),
             i.cfg.sentinel_password.clone(),
+            i.cfg.max_sentinel_reply_bytes,
         )
     }) else {
         return;
@@ -101,6 +102,7 @@ async fn listen(weak: &Weak<Inner>, host: &str, port: u16) {
     let Ok(mut conn) = RespConn::connect(net, host, port, timeout).await else {
         return;
     };
+    conn.set_limits(ReplyLimits::with_max_bytes(max_bytes));
     if let Some(pw) = password {
         if conn.send(&[b"AUTH", pw.as_bytes()]).await.is_err() || conn.read().await.is_err() {
             return;

@@ -8,9 +8,9 @@ use std::collections::VecDeque;
 use std::sync::Weak;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use redsim_net::Net;
-use redsim_resp::{Protocol, Reply, decode_reply, encode_multibulk};
+use redsim_resp::{Protocol, Reply, ReplyLimits, ReplyReader, encode_multibulk};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -81,6 +81,8 @@ async fn session(
     }
     let mut pending: VecDeque<Tag> = VecDeque::new();
     let mut buf = BytesMut::with_capacity(4096);
+    // Whatever a monitored instance sends, however deep or large, costs a bounded scan, never a crash.
+    let mut reader = ReplyReader::new(Protocol::Resp2, ReplyLimits::with_max_bytes(REPLY_MAX_BYTES));
     loop {
         tokio::select! {
             biased;
@@ -99,21 +101,13 @@ async fn session(
                     Ok(0) | Err(_) => return,
                     Ok(_) => {}
                 }
-                if buf.len() > REPLY_MAX_BYTES {
-                    return;
-                }
                 loop {
-                    let n = match redis_protocol::resp2::decode::decode(&buf) {
-                        Ok(Some((_, n))) => n,
+                    let reply = match reader.take(&mut buf) {
+                        Ok(Some(r)) => r,
                         Ok(None) => break,
                         // Garbage from the peer: drop the connection, never guess.
                         Err(_) => return,
                     };
-                    let reply = match decode_reply(Protocol::Resp2, &buf[..n]) {
-                        Ok(r) => r,
-                        Err(_) => return,
-                    };
-                    buf.advance(n);
                     let Some(shared) = weak.upgrade() else { return };
                     let mut st = lock(&shared);
                     match kind {

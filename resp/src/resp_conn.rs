@@ -5,24 +5,20 @@ use std::io;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use redis_protocol::resp2::types::BytesFrame as Frame2;
-use redis_protocol::resp3::types::BytesFrame as Frame3;
 use redsim_net::{Net, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::reply::{Protocol, Reply};
+use crate::reply_reader::{ReplyLimits, ReplyReader, decode_one};
 use crate::request::encode_multibulk;
-
-/// Largest reply a `RespConn` buffers before giving up.
-const REPLY_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// A connection that sends commands and reads replies one at a time.
 #[derive(Debug)]
 pub struct RespConn {
     stream: Stream,
     buf: BytesMut,
-    protocol: Protocol,
+    reader: ReplyReader,
     timeout: Duration,
 }
 
@@ -39,7 +35,7 @@ impl RespConn {
         Ok(RespConn {
             stream,
             buf: BytesMut::new(),
-            protocol: Protocol::Resp2,
+            reader: ReplyReader::new(Protocol::Resp2, ReplyLimits::default()),
             timeout: timeout_after,
         })
     }
@@ -51,7 +47,13 @@ impl RespConn {
 
     /// Which protocol replies are decoded with (set it to RESP3 after a successful `HELLO 3`).
     pub fn set_protocol(&mut self, protocol: Protocol) {
-        self.protocol = protocol;
+        self.reader.set_protocol(protocol);
+    }
+
+    /// How deep and how large a reply may be (default [`ReplyLimits::default`]); a reply beyond them is an
+    /// `InvalidData` error, after which the connection should be dropped.
+    pub fn set_limits(&mut self, limits: ReplyLimits) {
+        self.reader.set_limits(limits);
     }
 
     /// Sends a command as a multibulk request.
@@ -68,23 +70,20 @@ impl RespConn {
             .map_err(|_| timed_out("write"))?
     }
 
-    /// Reads the exact bytes of the next complete reply.
+    /// Reads the exact bytes of the next complete reply, all of it within one timeout.
     pub async fn read_raw(&mut self) -> io::Result<Bytes> {
+        let deadline = Instant::now() + self.timeout;
         loop {
-            if let Some(len) = frame_len(self.protocol, &self.buf)? {
-                return Ok(self.buf.split_to(len).freeze());
+            if let Some(raw) = self.reader.take_raw(&mut self.buf)? {
+                return Ok(raw);
             }
-            self.fill().await?;
+            self.fill(deadline).await?;
         }
     }
 
-    /// Reads more bytes into the buffer, within the timeout: an error at the end of the stream or when an
-    /// incomplete reply has grown past [`REPLY_MAX_BYTES`].
-    async fn fill(&mut self) -> io::Result<()> {
-        if self.buf.len() > REPLY_MAX_BYTES {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too large"));
-        }
-        let n = timeout(self.timeout, self.stream.read_buf(&mut self.buf))
+    /// Reads more bytes into the buffer before `deadline`: an error at the end of the stream.
+    async fn fill(&mut self, deadline: Instant) -> io::Result<()> {
+        let n = timeout_at(deadline, self.stream.read_buf(&mut self.buf))
             .await
             .map_err(|_| timed_out("read"))??;
         if n == 0 {
@@ -96,16 +95,18 @@ impl RespConn {
     /// Gives up the request/reply discipline: the stream, the bytes already read past the last reply, and the
     /// protocol, for a caller that pipelines on its own (the client's multiplexed connection).
     pub fn into_parts(self) -> (Stream, BytesMut, Protocol) {
-        (self.stream, self.buf, self.protocol)
+        (self.stream, self.buf, self.reader.protocol())
     }
 
-    /// Reads and decodes the next reply.
+    /// Reads and decodes the next reply. The timeout covers the whole reply, however many reads it takes; after
+    /// a timeout the bytes read so far are kept, so a later `read` can still finish the reply.
     pub async fn read(&mut self) -> io::Result<Reply> {
+        let deadline = Instant::now() + self.timeout;
         loop {
-            if let Some(reply) = take_reply(self.protocol, &mut self.buf)? {
+            if let Some(reply) = self.reader.take(&mut self.buf)? {
                 return Ok(reply);
             }
-            self.fill().await?;
+            self.fill(deadline).await?;
         }
     }
 
@@ -124,77 +125,21 @@ impl RespConn {
 }
 
 /// The length of the first complete reply in `buf`, `None` while it is incomplete, or `InvalidData` when the
-/// bytes are not RESP.
+/// bytes are not RESP or break the default [`ReplyLimits`]. Each call scans from the start of `buf`; a reader of
+/// a stream keeps a [`ReplyReader`] instead, which resumes.
 pub fn frame_len(protocol: Protocol, buf: &[u8]) -> io::Result<Option<usize>> {
-    let bad = |e: redis_protocol::error::RedisProtocolError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
-    Ok(match protocol {
-        Protocol::Resp2 => redis_protocol::resp2::decode::decode(buf).map_err(bad)?.map(|(_, n)| n),
-        Protocol::Resp3 => redis_protocol::resp3::decode::complete::decode(buf)
-            .map_err(bad)?
-            .map(|(_, n)| n),
-    })
+    Ok(ReplyReader::new(protocol, ReplyLimits::default()).complete_len(buf)?)
 }
 
 /// Removes the first complete reply from `buf` and decodes it without copying its payload: `None` while it is
-/// incomplete (nothing is removed), `InvalidData` when the bytes are not RESP.
+/// incomplete (nothing is removed), `InvalidData` when the bytes are not RESP or break the default
+/// [`ReplyLimits`].
 pub fn take_reply(protocol: Protocol, buf: &mut BytesMut) -> io::Result<Option<Reply>> {
-    let bad = |e: redis_protocol::error::RedisProtocolError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
-    Ok(match protocol {
-        Protocol::Resp2 => redis_protocol::resp2::decode::decode_bytes_mut(buf)
-            .map_err(bad)?
-            .map(|(f, _, _)| from_resp2(f)),
-        Protocol::Resp3 => redis_protocol::resp3::decode::complete::decode_bytes_mut(buf)
-            .map_err(bad)?
-            .map(|(f, _, _)| from_resp3(f)),
-    })
+    Ok(ReplyReader::new(protocol, ReplyLimits::default()).take(buf)?)
 }
 
-/// Decodes one complete reply (as produced by a RESP server) into a [`Reply`].
+/// Decodes one complete reply (as produced by a RESP server) into a [`Reply`], held to the default
+/// [`ReplyLimits`].
 pub fn decode_reply(protocol: Protocol, raw: &[u8]) -> io::Result<Reply> {
-    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
-    let bytes = Bytes::copy_from_slice(raw);
-    match protocol {
-        Protocol::Resp2 => match redis_protocol::resp2::decode::decode_bytes(&bytes) {
-            Ok(Some((frame, _))) => Ok(from_resp2(frame)),
-            Ok(None) => Err(invalid("incomplete reply".into())),
-            Err(e) => Err(invalid(e.to_string())),
-        },
-        Protocol::Resp3 => match redis_protocol::resp3::decode::complete::decode_bytes(&bytes) {
-            Ok(Some((frame, _))) => Ok(from_resp3(frame)),
-            Ok(None) => Err(invalid("incomplete reply".into())),
-            Err(e) => Err(invalid(e.to_string())),
-        },
-    }
-}
-
-fn from_resp2(f: Frame2) -> Reply {
-    match f {
-        Frame2::SimpleString(s) => Reply::Simple(String::from_utf8_lossy(&s).into_owned()),
-        Frame2::Error(e) => Reply::Error(e.to_string()),
-        Frame2::Integer(i) => Reply::Int(i),
-        Frame2::BulkString(b) => Reply::Bulk(b),
-        Frame2::Array(items) => Reply::Array(items.into_iter().map(from_resp2).collect()),
-        Frame2::Null => Reply::Nil,
-    }
-}
-
-fn from_resp3(f: Frame3) -> Reply {
-    match f {
-        Frame3::BlobString { data, .. } => Reply::Bulk(data),
-        Frame3::BlobError { data, .. } => Reply::Error(String::from_utf8_lossy(&data).into_owned()),
-        Frame3::SimpleString { data, .. } => Reply::Simple(String::from_utf8_lossy(&data).into_owned()),
-        Frame3::SimpleError { data, .. } => Reply::Error(data.to_string()),
-        Frame3::Boolean { data, .. } => Reply::Int(data as i64),
-        Frame3::Null => Reply::Nil,
-        Frame3::Number { data, .. } => Reply::Int(data),
-        Frame3::Double { data, .. } => Reply::Double(data),
-        Frame3::BigNumber { data, .. } => Reply::Bulk(data),
-        Frame3::VerbatimString { data, .. } => Reply::Verbatim("txt", data),
-        Frame3::Array { data, .. } => Reply::Array(data.into_iter().map(from_resp3).collect()),
-        Frame3::Set { data, .. } => Reply::Set(data.into_iter().map(from_resp3).collect()),
-        Frame3::Push { data, .. } => Reply::Push(data.into_iter().map(from_resp3).collect()),
-        Frame3::Map { data, .. } => Reply::Map(data.into_iter().map(|(k, v)| (from_resp3(k), from_resp3(v))).collect()),
-        Frame3::ChunkedString(b) => Reply::Bulk(b),
-        Frame3::Hello { .. } => Reply::Simple("HELLO".into()),
-    }
+    Ok(decode_one(protocol, Bytes::copy_from_slice(raw))?)
 }
