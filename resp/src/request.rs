@@ -3,7 +3,8 @@
 //! redis-protocol decodes replies well, but a server must do more with requests than decode RESP: accept inline
 //! (telnet-style) commands, apply Redis's own limits *before* allocating (a `*2147483647` header or a 4 GiB bulk
 //! length must not reserve memory), and fail with Redis's exact `Protocol error: ...` texts. So requests get
-//! this small incremental parser; replies go through redis-protocol (see [`crate::reply`]).
+//! this small incremental parser. Replies are encoded by redis-protocol (see [`crate::reply`]) and read back by
+//! [`crate::ReplyReader`].
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -294,7 +295,7 @@ pub fn encode_multibulk<A: AsRef<[u8]>>(out: &mut BytesMut, args: &[A]) {
 }
 
 /// Writes `<prefix><n>\r\n`.
-fn put_header(out: &mut BytesMut, prefix: u8, n: usize) {
+pub(crate) fn put_header(out: &mut BytesMut, prefix: u8, n: usize) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut rest = n;
