@@ -20,9 +20,11 @@
 
 #![warn(missing_docs)]
 
+mod client_limit;
 mod listener;
 mod stream;
 
+pub use client_limit::{ClientLimit, RESERVED_FDS};
 pub use listener::Listener;
 pub use stream::Stream;
 
