@@ -25,7 +25,7 @@ mod listener;
 mod stream;
 
 pub use client_limit::{ClientLimit, RESERVED_FDS};
-pub use listener::Listener;
+pub use listener::{ACCEPT_RETRY_FIRST_MS, ACCEPT_RETRY_MAX_MS, Listener};
 pub use stream::Stream;
 
 use std::io;
