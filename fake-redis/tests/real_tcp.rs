@@ -1,14 +1,18 @@
 //! The same node code on real TCP (`Net::Tokio`): replication between two in-process nodes on loopback, and the
 //! standalone `fake-redis` binary answering a client.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+#[path = "common/binary.rs"]
+mod binary;
+
 use std::time::Duration;
+
+use binary::Binary;
 
 use redsim_fake_redis::{Config, ExecLog, Node, Reply, RespConn};
 use redsim_net::Net;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
+const FAKE_REDIS: &str = env!("CARGO_BIN_EXE_fake-redis");
 
 async fn start(cfg: Config, log: &ExecLog) -> Node {
     let node = Node::new(Net::Tokio, cfg, log.clone());
@@ -84,31 +88,14 @@ fn replication_works_on_real_tcp() {
 
 #[test]
 fn the_standalone_binary_serves_redis_clients() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-redis"))
-        .args(["--port", "0", "--name", "standalone"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start fake-redis");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // "fake-redis standalone listening on 127.0.0.1:PORT"
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect(&line);
+    let bin = Binary::start(FAKE_REDIS, &["--port", "0", "--name", "standalone"], None);
     let result = block_on(async {
-        let mut c = RespConn::connect(Net::Tokio, "127.0.0.1", port, TIMEOUT).await?;
+        let mut c = RespConn::connect(Net::Tokio, "127.0.0.1", bin.port, TIMEOUT).await?;
         let pong = c.call_raw(b"PING\r\n").await?;
         let set = c.call(&["SET", "a", "1"]).await?;
         let role = c.call(&["ROLE"]).await?;
         std::io::Result::Ok((pong, set, role))
     });
-    let _ = child.kill();
-    let _ = child.wait();
     let (pong, set, role) = result.unwrap();
     assert_eq!(&pong[..], b"+PONG\r\n");
     assert_eq!(set, Reply::ok());
@@ -117,8 +104,7 @@ fn the_standalone_binary_serves_redis_clients() {
 
 #[test]
 fn the_binary_rejects_bad_arguments_with_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fake-redis"))
-        .args(["--port", "seventy"])
+    let out = binary::command(FAKE_REDIS, &["--port", "seventy"], None)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -1,11 +1,16 @@
 //! The standalone `fake-sentinel` binary on real TCP, watching a fake Redis master, answering a client.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+#[path = "../../fake-redis/tests/common/binary.rs"]
+mod binary;
+
 use std::time::Duration;
+
+use binary::Binary;
 
 use redsim_fake_redis::{Config, ExecLog, Node, Reply, RespConn};
 use redsim_net::Net;
+
+const FAKE_SENTINEL: &str = env!("CARGO_BIN_EXE_fake-sentinel");
 
 #[test]
 fn the_standalone_binary_monitors_a_master_and_answers_clients() {
@@ -27,8 +32,9 @@ fn the_standalone_binary_monitors_a_master_and_answers_clients() {
         let m = master.clone();
         tokio::spawn(async move { m.serve_on(listener).await });
         let port = master.port().to_string();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fake-sentinel"))
-            .args([
+        let bin = Binary::start(
+            FAKE_SENTINEL,
+            &[
                 "--port",
                 "0",
                 "--monitor",
@@ -38,20 +44,10 @@ fn the_standalone_binary_monitors_a_master_and_answers_clients() {
                 "1",
                 "--down-after-ms",
                 "1000",
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start fake-sentinel");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let sport: u16 = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect(&line);
+            ],
+            None,
+        );
+        let sport = bin.port;
         let mut c = RespConn::connect(Net::Tokio, "127.0.0.1", sport, Duration::from_secs(5))
             .await
             .unwrap();
@@ -71,18 +67,14 @@ fn the_standalone_binary_monitors_a_master_and_answers_clients() {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(bin);
         assert_eq!(runid, master.run_id());
     });
 }
 
 #[test]
 fn the_binary_rejects_a_missing_monitor() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fake-sentinel"))
-        .args(["--port", "0"])
-        .output()
-        .unwrap();
+    let out = binary::command(FAKE_SENTINEL, &["--port", "0"], None).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to monitor"));
 }
