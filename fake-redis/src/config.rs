@@ -45,7 +45,8 @@ pub struct Config {
     pub replica_serve_stale_data: bool,
     /// `replica-announced`: whether Sentinel lists this replica.
     pub replica_announced: bool,
-    /// `maxclients`: connections beyond this are refused with `-ERR max number of clients reached`.
+    /// `maxclients`: connections beyond this are refused with `-ERR max number of clients reached`. On real TCP
+    /// it is lowered at bind when the process's descriptor limit cannot hold it, as Redis lowers it.
     pub maxclients: usize,
     /// `min-replicas-to-write`.
     pub min_replicas_to_write: u32,
@@ -209,7 +210,8 @@ impl Config {
             "replica-read-only" => self.replica_read_only = yes_no(value)?,
             "replica-serve-stale-data" => self.replica_serve_stale_data = yes_no(value)?,
             "replica-announced" => self.replica_announced = yes_no(value)?,
-            "maxclients" => self.maxclients = number(value, 1, i32::MAX as i64)? as usize,
+            // Redis keeps maxclients in an unsigned int.
+            "maxclients" => self.maxclients = number(value, 1, u32::MAX as i64)? as usize,
             "min-replicas-to-write" => self.min_replicas_to_write = number(value, 0, i32::MAX as i64)? as u32,
             "min-replicas-max-lag" => self.min_replicas_max_lag_s = number(value, 0, i32::MAX as i64)? as u32,
             "repl-backlog-size" => {

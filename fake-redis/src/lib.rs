@@ -99,12 +99,17 @@ impl Node {
     }
 
     /// Binds the configured address. With port 0 a free port is picked and becomes [`Node::port`].
+    ///
+    /// On real TCP it first fits `maxclients` in the process's descriptor limit as Redis does
+    /// ([`Net::fit_maxclients`]: raising the soft limit, or lowering `maxclients` with a warning on stderr), and
+    /// fails, as Redis refuses to start, when the limit cannot hold a single client.
     pub async fn bind(&self) -> io::Result<Listener> {
         server::bind(&self.shared).await
     }
 
     /// Serves on a listener obtained from [`Node::bind`]: starts replication (if configured as a replica), the
-    /// cron, and accepts connections forever.
+    /// cron, and accepts connections until [`Node::shutdown`]. A failed accept (out of descriptors, say) is
+    /// logged on stderr and retried after a short pause; it never ends the node.
     pub async fn serve_on(&self, listener: Listener) -> io::Result<()> {
         server::serve_on(self.shared.clone(), listener).await
     }

@@ -3,6 +3,8 @@
 use std::io;
 use std::time::Duration;
 
+use redsim_net::Net;
+
 use crate::log::Role;
 use crate::node::{Shared, lock};
 
@@ -11,17 +13,49 @@ const CRON_PERIOD: Duration = Duration::from_millis(100);
 /// Most expired keys one cron tick deletes.
 const EXPIRE_PER_TICK: usize = 20;
 
-/// Binds the node's configured address; port 0 picks a free port, which becomes the node's `port`.
+/// Binds the node's configured address; port 0 picks a free port, which becomes the node's `port`. First, as
+/// Redis does before it listens, fits `maxclients` in the process's descriptor limit (real TCP only).
 pub(crate) async fn bind(shared: &Shared) -> io::Result<redsim_net::Listener> {
-    let (net, bind, port) = {
+    let (net, bind, port, name, maxclients) = {
         let st = lock(shared);
-        (st.net, st.cfg.bind.clone(), st.cfg.port)
+        (
+            st.net,
+            st.cfg.bind.clone(),
+            st.cfg.port,
+            st.cfg.name.clone(),
+            st.cfg.maxclients,
+        )
     };
+    let maxclients = fit_maxclients(net, &name, maxclients)?;
+    lock(shared).cfg.maxclients = maxclients;
     let listener = net.bind(&bind, port).await?;
     if port == 0 {
         lock(shared).cfg.port = listener.local_addr()?.port();
     }
     Ok(listener)
+}
+
+/// How many of `requested` clients the descriptor limit holds ([`Net::fit_maxclients`]), logging what Redis
+/// logs when it had to raise the limit or lower maxclients.
+pub(crate) fn fit_maxclients(net: Net, name: &str, requested: usize) -> io::Result<usize> {
+    let fitted = net.fit_maxclients(requested)?;
+    for line in &fitted.log {
+        eprintln!("fake-redis {name}: {line}");
+    }
+    Ok(fitted.maxclients)
+}
+
+/// Logs a failed accept as Redis does; a long run of failures (out of descriptors) only at the 1st, 2nd, 4th,
+/// 8th ... so the log stays small.
+fn log_accept_error(name: &str, e: &io::Error, failures: u64) {
+    if failures.is_power_of_two() {
+        let run = if failures > 1 {
+            format!(" ({failures} failures in a row)")
+        } else {
+            String::new()
+        };
+        eprintln!("fake-redis {name}: Accepting client connection: {e}{run}");
+    }
 }
 
 /// Starts the node's cron and replication link, and accepts connections on `listener` forever.
@@ -40,13 +74,14 @@ pub(crate) async fn serve_on(shared: Shared, listener: redsim_net::Listener) -> 
     tokio::spawn(cron(std::sync::Arc::downgrade(&shared)));
     let shutdown = lock(&shared).shutdown.clone();
     let handler = std::sync::Arc::new(crate::connection::NodeHandler(shared.clone()));
+    let name = lock(&shared).cfg.name.clone();
+    // Only shutdown ends this loop: a failed accept is logged and retried, never fatal.
     loop {
-        let accepted = tokio::select! {
+        let (stream, peer) = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
-            r = listener.accept() => r,
+            accepted = listener.accept_retrying(|e, n| log_accept_error(&name, e, n)) => accepted,
         };
-        let (stream, peer) = accepted?;
         let local = stream.local_addr().unwrap_or(peer);
         tokio::spawn(redsim_resp::serve_connection(handler.clone(), stream, peer, local));
     }

@@ -65,6 +65,10 @@ pub struct SentinelConfig {
     pub seed: u64,
     /// Most events the event log keeps before it counts drops instead.
     pub event_limit: usize,
+    /// `maxclients`: client connections beyond this are refused with `-ERR max number of clients reached`. On
+    /// real TCP it is lowered at bind when the process's descriptor limit cannot hold it, as Redis lowers it
+    /// (and, as Redis's rewritten `sentinel.conf` does, the state file then keeps the lowered value).
+    pub maxclients: usize,
     /// A deliberately broken behaviour for testing checkers: reconfigure nodes without CLIENT KILL, so clients
     /// stay connected to a node whose role changed. Never set it otherwise.
     #[cfg(feature = "mutants")]
@@ -102,6 +106,7 @@ impl Default for SentinelConfig {
             masters: Vec::new(),
             seed: 0,
             event_limit: 1_000_000,
+            maxclients: 10_000,
             #[cfg(feature = "mutants")]
             skip_client_kill: false,
             current_epoch: 0,

@@ -87,12 +87,16 @@ impl Sentinel {
         self.serve_on(listener).await
     }
 
-    /// Binds the configured address (port 0: a free port, then [`Sentinel::port`]).
+    /// Binds the configured address (port 0: a free port, then [`Sentinel::port`]). On real TCP it first fits
+    /// `maxclients` in the process's descriptor limit as Redis does ([`Net::fit_maxclients`]), and fails, as
+    /// Redis refuses to start, when the limit cannot hold a single client.
     pub async fn bind(&self) -> io::Result<Listener> {
         server::bind(&self.shared).await
     }
 
-    /// Starts monitoring and serves clients on a listener from [`Sentinel::bind`].
+    /// Starts monitoring and serves clients on a listener from [`Sentinel::bind`], until [`Sentinel::shutdown`].
+    /// A failed accept (out of descriptors, say) is logged on stderr and retried after a short pause; it never
+    /// ends the Sentinel.
     pub async fn serve_on(&self, listener: Listener) -> io::Result<()> {
         server::serve_on(self.shared.clone(), listener).await
     }

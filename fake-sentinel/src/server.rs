@@ -9,17 +9,42 @@ use redsim_resp::{Handler, NewConnection, Outcome, Protocol, Reply, fmt_addr};
 
 use crate::state::{Client, Shared, State, lock};
 
-/// Binds the configured address; port 0 picks a free port, which becomes the Sentinel's `port`.
+/// Binds the configured address; port 0 picks a free port, which becomes the Sentinel's `port`. First, as
+/// Redis does before it listens, fits `maxclients` in the process's descriptor limit (real TCP only).
 pub(crate) async fn bind(shared: &Shared) -> io::Result<redsim_net::Listener> {
-    let (net, bind, port) = {
+    let (net, bind, port, name, maxclients) = {
         let st = lock(shared);
-        (st.net, st.cfg.bind.clone(), st.cfg.port)
+        (
+            st.net,
+            st.cfg.bind.clone(),
+            st.cfg.port,
+            st.cfg.name.clone(),
+            st.cfg.maxclients,
+        )
     };
+    let fitted = net.fit_maxclients(maxclients)?;
+    for line in &fitted.log {
+        eprintln!("fake-sentinel {name}: {line}");
+    }
+    lock(shared).cfg.maxclients = fitted.maxclients;
     let listener = net.bind(&bind, port).await?;
     if port == 0 {
         lock(shared).cfg.port = listener.local_addr()?.port();
     }
     Ok(listener)
+}
+
+/// Logs a failed accept as Redis does; a long run of failures (out of descriptors) only at the 1st, 2nd, 4th,
+/// 8th ... so the log stays small.
+fn log_accept_error(name: &str, e: &io::Error, failures: u64) {
+    if failures.is_power_of_two() {
+        let run = if failures > 1 {
+            format!(" ({failures} failures in a row)")
+        } else {
+            String::new()
+        };
+        eprintln!("fake-sentinel {name}: Accepting client connection: {e}{run}");
+    }
 }
 
 /// Starts the timer and accepts client connections forever.
@@ -28,13 +53,14 @@ pub(crate) async fn serve_on(shared: Shared, listener: redsim_net::Listener) -> 
     tokio::spawn(timer(Arc::downgrade(&shared)));
     let shutdown = lock(&shared).shutdown.clone();
     let handler = Arc::new(SentinelHandler(shared.clone()));
+    let name = lock(&shared).cfg.name.clone();
+    // Only shutdown ends this loop: a failed accept is logged and retried, never fatal.
     loop {
-        let accepted = tokio::select! {
+        let (stream, peer) = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
-            r = listener.accept() => r,
+            accepted = listener.accept_retrying(|e, n| log_accept_error(&name, e, n)) => accepted,
         };
-        let (stream, peer) = accepted?;
         let local = stream.local_addr().unwrap_or(peer);
         tokio::spawn(redsim_resp::serve_connection(handler.clone(), stream, peer, local));
     }
@@ -72,15 +98,12 @@ async fn timer(weak: std::sync::Weak<std::sync::Mutex<State>>) {
     }
 }
 
-/// Maximum connections to a Sentinel (Redis's default `maxclients`).
-const MAX_CLIENTS: usize = 10_000;
-
 struct SentinelHandler(Shared);
 
 impl Handler for SentinelHandler {
     fn open(&self, conn: NewConnection) -> Result<u64, Reply> {
         let mut st = lock(&self.0);
-        if st.bus.clients.len() >= MAX_CLIENTS {
+        if st.bus.clients.len() >= st.cfg.maxclients {
             return Err(Reply::err("max number of clients reached"));
         }
         let id = st.next_client_id;

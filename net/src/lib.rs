@@ -20,10 +20,12 @@
 
 #![warn(missing_docs)]
 
+mod client_limit;
 mod listener;
 mod stream;
 
-pub use listener::Listener;
+pub use client_limit::{ClientLimit, RESERVED_FDS};
+pub use listener::{ACCEPT_RETRY_FIRST_MS, ACCEPT_RETRY_MAX_MS, Listener};
 pub use stream::Stream;
 
 use std::io;

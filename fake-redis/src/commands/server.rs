@@ -318,14 +318,46 @@ pub(crate) fn config(st: &mut State, args: &[Bytes]) -> Reply {
             }
             // All or nothing, as Redis 7 applies a multi-parameter CONFIG SET.
             let mut cfg = st.cfg.clone();
+            let mut maxclients_spelled = None;
             for pair in args[2..].chunks(2) {
                 let name = String::from_utf8_lossy(&pair[0]).into_owned();
                 let value = String::from_utf8_lossy(&pair[1]).into_owned();
-                if crate::config::Config::canonical(&name) == Some("port") && value == st.cfg.port.to_string() {
+                let canonical = crate::config::Config::canonical(&name);
+                if canonical == Some("port") && value == st.cfg.port.to_string() {
                     continue;
                 }
                 if let Err(e) = cfg.set(&name, &value) {
                     return Reply::err(e.0);
+                }
+                if canonical == Some("maxclients") {
+                    maxclients_spelled = Some(name);
+                }
+            }
+            // More clients need more descriptors: as Redis does, refit, and refuse what the limit cannot hold.
+            if let Some(name) = maxclients_spelled
+                && cfg.maxclients > st.cfg.maxclients
+            {
+                let fits = crate::server::fit_maxclients(st.net, &st.cfg.name, cfg.maxclients)
+                    .map_err(|e| e.to_string())
+                    .and_then(|fitted| {
+                        if fitted >= cfg.maxclients {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "The operating system is not able to handle the specified number of clients, try \
+                                 with {fitted}"
+                            ))
+                        }
+                    });
+                if let Err(why) = fits {
+                    eprintln!(
+                        "fake-redis {}: Failed applying new configuration. Possibly related to new maxclients \
+                         setting. Restoring previous settings.",
+                        st.cfg.name
+                    );
+                    return Reply::err(format!(
+                        "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                    ));
                 }
             }
             if cfg.repl_backlog_size != st.cfg.repl_backlog_size
