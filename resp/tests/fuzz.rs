@@ -86,6 +86,9 @@ fn config() -> ProptestConfig {
         rng_seed: RngSeed::Fixed(env_u64("PROPTEST_RNG_SEED", 16)),
         failure_persistence: None,
         max_shrink_iters: 2000,
+        // Replies redis-protocol cannot read faithfully are filtered out of the differential properties: about
+        // one in two, so the rejects grow with the cases.
+        max_local_rejects: u32::MAX,
         ..ProptestConfig::default()
     }
 }
