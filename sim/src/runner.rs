@@ -77,7 +77,7 @@ fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Resul
         .network(scenario.network.clone())
         .stable_ms(scenario.stable_ms)
         .mutant(scenario.mutant)
-        .install(&mut sim);
+        .try_install(&mut sim)?;
     let recorder = Recorder::new();
     let client_events: Rc<RefCell<Vec<(u64, String, redsim_client::EventKind)>>> = Rc::default();
     let sentinel_addrs = cluster.sentinel_addrs();
