@@ -216,6 +216,7 @@ mod tests {
     fn a_run_that_outgrows_the_command_log_has_no_verdict() {
         let s = Scenario {
             duration_ms: 2_000,
+            stable_ms: 1_000,
             ..Scenario::default()
         };
         // The run logs about 340 commands.

@@ -306,6 +306,12 @@ impl Scenario {
         if self.topology.sentinels == 0 {
             return Err("topology sentinels 0: a scenario's clients need a Sentinel to find the master".into());
         }
+        if self.clients.len() > CLIENTS_MAX {
+            return Err(format!(
+                "{} clients is above the limit of {CLIENTS_MAX}",
+                self.clients.len()
+            ));
+        }
         if self.network.min_latency_ms > self.network.max_latency_ms {
             return Err("network latency range is empty".into());
         }
@@ -317,6 +323,17 @@ impl Scenario {
         }
         if self.keys == 0 || self.duration_ms == 0 {
             return Err("keys and duration_ms must be above zero".into());
+        }
+        // The checkers judge recovery on the last stable_ms of the run, so a window longer than the run judges
+        // nothing it says it does.
+        if self.stable_ms > self.duration_ms {
+            return Err(format!(
+                "stable_ms {} is longer than duration_ms {}: the window judged for recovery ends the run \
+                 (stable_ms is {} when not given)",
+                self.stable_ms,
+                self.duration_ms,
+                Scenario::default().stable_ms
+            ));
         }
         let hosts = self.all_hosts();
         for c in &self.clients {
@@ -339,6 +356,17 @@ impl Scenario {
             }
         }
         for f in &self.schedule {
+            // The clients stop at duration_ms and the run ends once they return: a later fault may or may not
+            // be applied, and would be seen by nobody.
+            if f.at_ms > self.duration_ms {
+                return Err(format!(
+                    "'{f}' falls after the end of the run (duration_ms {})",
+                    self.duration_ms
+                ));
+            }
+            if let Some(h) = f.fault.self_link() {
+                return Err(format!("'{f}' puts {h} on both sides: a host has no link to itself"));
+            }
             for h in crate::runner::hosts_named(&f.fault) {
                 if !hosts.contains(&h) {
                     return Err(format!("'{f}' names unknown host '{h}'"));
@@ -594,8 +622,38 @@ mod tests {
                 .unwrap_err()
                 .contains("priorities has 2 entries for 1 replicas")
         );
-        // At the limits is still fine.
-        let edge = "topology replicas=16 sentinels=7 quorum=4";
+        let many: String = (1..=9).map(|i| format!("client c{i} reader\n")).collect();
+        assert!(
+            many.parse::<Scenario>()
+                .unwrap_err()
+                .contains("9 clients is above the limit of 8")
+        );
+        assert!(
+            "duration_ms 5000\nstable_ms 6000"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("stable_ms 6000 is longer than duration_ms 5000")
+        );
+        assert!(
+            "duration_ms 5000\nstable_ms 1000\nat 5001 crash(redis-2)"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("'at 5001 crash(redis-2)' falls after the end of the run (duration_ms 5000)")
+        );
+        assert!(
+            "at 500 partition(redis-1, redis-2 | redis-2)"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("puts redis-2 on both sides")
+        );
+        assert!(
+            "at 500 latency(redis-1, redis-1, 50)"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("puts redis-1 on both sides")
+        );
+        // At the limits, and a fault at the very end, are still fine.
+        let edge = "duration_ms 5000\nstable_ms 5000\ntopology replicas=16 sentinels=7 quorum=4\nat 5000 heal";
         edge.parse::<Scenario>().unwrap();
         assert!(
             "mutant nope"
