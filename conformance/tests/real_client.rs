@@ -233,7 +233,7 @@ fn simulated(fault: Fault, duration_ms: u64, selection: &str) -> Figures {
             Fault::KillMaster => ("at 1000 kill(redis-1)\n".to_string(), "redis-1"),
         };
         let text = format!(
-            "scenario real-client-{fault:?}\nduration_ms {duration_ms}\n\
+            "scenario real-client-{fault:?}\nduration_ms {duration_ms}\nstable_ms 0\n\
              topology replicas=2 sentinels=3 quorum={} down_after_ms={} failover_timeout_ms={} parallel_syncs=1\n\
              network latency_ms=1..1\n\
              client reader-1 reader policy=replica-only selection={selection} interval_ms=100 timeout_ms=500\n\

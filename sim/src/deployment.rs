@@ -251,9 +251,37 @@ impl Deployment {
         (1..=self.topology.sentinels).map(|i| format!("sentinel-{i}")).collect()
     }
 
+    /// Checks the topology ([`Topology::validate`]: its sizes against what turmoil's network can carry, its
+    /// Sentinel settings); [`Deployment::try_install`] does this first.
+    pub fn validate(&self) -> Result<(), String> {
+        self.topology.validate()
+    }
+
     /// Installs the data nodes, then the Sentinels, into `sim` (as restartable turmoil hosts: a `restart`
-    /// starts a node again from its last rewritten config, a Sentinel from its last flushed state file).
+    /// starts a node again from its last rewritten config, a Sentinel from its last flushed state file), or
+    /// says why the topology cannot run ([`Deployment::validate`]) and installs nothing.
+    ///
+    /// The application hosts added beside it connect to the same nodes: keep them within
+    /// [`crate::scenario::CLIENTS_MAX`] too.
+    pub fn try_install(self, sim: &mut turmoil::Sim<'_>) -> Result<Cluster, String> {
+        self.validate()?;
+        Ok(self.install_valid(sim))
+    }
+
+    /// [`Deployment::try_install`] for a topology known to be valid.
+    ///
+    /// # Panics
+    ///
+    /// When the topology is not valid, with the reason [`Deployment::validate`] gives (a topology too large
+    /// for turmoil would otherwise panic later, inside a step, with turmoil's own message).
     pub fn install(self, sim: &mut turmoil::Sim<'_>) -> Cluster {
+        if let Err(e) = self.validate() {
+            panic!("Deployment::install: {e} (Deployment::try_install returns this as an error)");
+        }
+        self.install_valid(sim)
+    }
+
+    fn install_valid(self, sim: &mut turmoil::Sim<'_>) -> Cluster {
         let exec = ExecLog::new();
         let events = EventLog::new();
         let t = &self.topology;

@@ -91,6 +91,18 @@ impl Fault {
             Fault::Restart(_) | Fault::Resume(_) | Fault::Release(..) | Fault::Heal
         )
     }
+
+    /// A host this fault puts on both sides of a link: `partition(a | a, b)`, `hold(a | a)`, `latency(a, a, 5)`.
+    /// A host has no network link to itself, so such a fault would do nothing while it reads as if it did.
+    pub fn self_link(&self) -> Option<&str> {
+        match self {
+            Fault::Partition(a, b) | Fault::PartitionOneway(a, b) | Fault::Hold(a, b) | Fault::Release(a, b) => {
+                a.iter().find(|h| b.contains(h)).map(String::as_str)
+            }
+            Fault::Latency(a, b, _) => (a == b).then_some(a.as_str()),
+            _ => None,
+        }
+    }
 }
 
 /// A fault at a time (milliseconds of simulated time from the start).
@@ -293,5 +305,18 @@ mod tests {
                 .contains("latency(a, b, ms)")
         );
         assert!("crash(a)".parse::<TimedFault>().unwrap_err().contains("at <ms>"));
+    }
+
+    #[test]
+    fn a_host_on_both_sides_of_a_link_is_found() {
+        let f = |s: &str| s.parse::<Fault>().unwrap();
+        assert_eq!(f("partition(a, b | c, b)").self_link(), Some("b"));
+        assert_eq!(f("partition_oneway(a -> a)").self_link(), Some("a"));
+        assert_eq!(f("hold(a | a)").self_link(), Some("a"));
+        assert_eq!(f("release(a | a)").self_link(), Some("a"));
+        assert_eq!(f("latency(a, a, 5)").self_link(), Some("a"));
+        assert_eq!(f("partition(a | b, c)").self_link(), None);
+        assert_eq!(f("latency(a, b, 5)").self_link(), None);
+        assert_eq!(f("isolate(a)").self_link(), None);
     }
 }

@@ -44,7 +44,7 @@
 //! ```
 //! use redsim::{Scenario, checkers, run};
 //!
-//! let scenario: Scenario = "scenario demo\nduration_ms 3000\nat 1000 crash(redis-2)".parse().unwrap();
+//! let scenario: Scenario = "scenario demo\nduration_ms 3000\nstable_ms 1000\nat 1000 crash(redis-2)".parse().unwrap();
 //! let history = run(&scenario, 7).unwrap();
 //! let report = checkers::check_all(&history);
 //! assert!(report.iter().all(|c| c.passed()), "{report:?}");

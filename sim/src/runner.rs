@@ -77,7 +77,7 @@ fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Resul
         .network(scenario.network.clone())
         .stable_ms(scenario.stable_ms)
         .mutant(scenario.mutant)
-        .install(&mut sim);
+        .try_install(&mut sim)?;
     let recorder = Recorder::new();
     let client_events: Rc<RefCell<Vec<(u64, String, redsim_client::EventKind)>>> = Rc::default();
     let sentinel_addrs = cluster.sentinel_addrs();
@@ -216,6 +216,7 @@ mod tests {
     fn a_run_that_outgrows_the_command_log_has_no_verdict() {
         let s = Scenario {
             duration_ms: 2_000,
+            stable_ms: 1_000,
             ..Scenario::default()
         };
         // The run logs about 340 commands.

@@ -53,6 +53,65 @@ impl Default for Topology {
     }
 }
 
+/// Most replicas a [`Topology`] may have.
+///
+/// The sizes are bounded by turmoil's queue of connections waiting to be accepted: 64 per listener (its
+/// `tcp_capacity`), filled by every connect that arrives before the host next runs, and a panic ("server socket
+/// buffer full") when one more arrives. The most one node may see at once, at the start or when it comes back
+/// after a restart: a replication link from every replica, two links from every Sentinel, up to three from
+/// every client (discovery and both subscriptions when only one Sentinel is left) and the control host:
+/// `16 + 2 * 7 + 3 * 8 + 1 = 55` at these limits, short of 64. (Measured before the limits: 59 replicas
+/// overflowed the master's queue at the first step, 40 clients the first Sentinel's at the end of the warm-up.)
+/// Raising turmoil's capacity instead is no way out: the same number is every connection's window, so a held
+/// link would accept 1024 messages instead of 64 and every run with a pause or a partition would change.
+pub const REPLICAS_MAX: u32 = 16;
+
+/// Most Sentinels a [`Topology`] may have (see [`REPLICAS_MAX`] for why there is a bound). Real deployments run
+/// three or five.
+pub const SENTINELS_MAX: u32 = 7;
+
+/// Most clients a [`Scenario`] may run (see [`REPLICAS_MAX`]); each may run up to [`CONCURRENCY_MAX`] operation
+/// loops on its connections.
+pub const CLIENTS_MAX: usize = 8;
+
+impl Topology {
+    /// Checks sizes and settings, the one check every way into a simulation goes through ([`Scenario::validate`],
+    /// [`crate::Deployment::try_install`]); the error names the setting, its value and the limit.
+    ///
+    /// A topology without Sentinels is valid (data-node tests deploy one); its quorum is then unused.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.replicas > REPLICAS_MAX {
+            return Err(format!(
+                "topology replicas {} is above the limit of {REPLICAS_MAX}",
+                self.replicas
+            ));
+        }
+        if self.sentinels > SENTINELS_MAX {
+            return Err(format!(
+                "topology sentinels {} is above the limit of {SENTINELS_MAX}",
+                self.sentinels
+            ));
+        }
+        if self.sentinels > 0 && !(1..=self.sentinels).contains(&self.quorum) {
+            return Err(format!(
+                "quorum {} must be between 1 and the {} Sentinels",
+                self.quorum, self.sentinels
+            ));
+        }
+        if self.down_after_ms == 0 || self.failover_timeout_ms == 0 || self.parallel_syncs == 0 {
+            return Err("down_after_ms, failover_timeout_ms and parallel_syncs must be above zero".into());
+        }
+        if self.priorities.len() > self.replicas as usize {
+            return Err(format!(
+                "topology priorities has {} entries for {} replicas",
+                self.priorities.len(),
+                self.replicas
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The network between every pair of hosts (a `latency` fault changes one link).
 ///
 /// The default latency is fixed. With a range, turmoil draws each message's latency from the simulation's RNG
@@ -243,15 +302,15 @@ impl Scenario {
 
     /// Checks names and numbers; the error says what is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        let t = &self.topology;
-        if t.sentinels == 0 || t.quorum == 0 || t.quorum > t.sentinels {
-            return Err(format!(
-                "quorum {} must be between 1 and the {} Sentinels",
-                t.quorum, t.sentinels
-            ));
+        self.topology.validate()?;
+        if self.topology.sentinels == 0 {
+            return Err("topology sentinels 0: a scenario's clients need a Sentinel to find the master".into());
         }
-        if t.down_after_ms == 0 || t.failover_timeout_ms == 0 || t.parallel_syncs == 0 {
-            return Err("down_after_ms, failover_timeout_ms and parallel_syncs must be above zero".into());
+        if self.clients.len() > CLIENTS_MAX {
+            return Err(format!(
+                "{} clients is above the limit of {CLIENTS_MAX}",
+                self.clients.len()
+            ));
         }
         if self.network.min_latency_ms > self.network.max_latency_ms {
             return Err("network latency range is empty".into());
@@ -264,6 +323,17 @@ impl Scenario {
         }
         if self.keys == 0 || self.duration_ms == 0 {
             return Err("keys and duration_ms must be above zero".into());
+        }
+        // The checkers judge recovery on the last stable_ms of the run, so a window longer than the run judges
+        // nothing it says it does.
+        if self.stable_ms > self.duration_ms {
+            return Err(format!(
+                "stable_ms {} is longer than duration_ms {}: the window judged for recovery ends the run \
+                 (stable_ms is {} when not given)",
+                self.stable_ms,
+                self.duration_ms,
+                Scenario::default().stable_ms
+            ));
         }
         let hosts = self.all_hosts();
         for c in &self.clients {
@@ -286,6 +356,17 @@ impl Scenario {
             }
         }
         for f in &self.schedule {
+            // The clients stop at duration_ms and the run ends once they return: a later fault may or may not
+            // be applied, and would be seen by nobody.
+            if f.at_ms > self.duration_ms {
+                return Err(format!(
+                    "'{f}' falls after the end of the run (duration_ms {})",
+                    self.duration_ms
+                ));
+            }
+            if let Some(h) = f.fault.self_link() {
+                return Err(format!("'{f}' puts {h} on both sides: a host has no link to itself"));
+            }
             for h in crate::runner::hosts_named(&f.fault) {
                 if !hosts.contains(&h) {
                     return Err(format!("'{f}' names unknown host '{h}'"));
@@ -523,6 +604,57 @@ mod tests {
                 .unwrap_err()
                 .contains("concurrency 0 must be between 1 and 256")
         );
+        assert!(
+            "topology replicas=64"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("topology replicas 64 is above the limit of 16")
+        );
+        assert!(
+            "topology sentinels=8 quorum=2"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("topology sentinels 8 is above the limit of 7")
+        );
+        assert!(
+            "topology replicas=1 priorities=1,2"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("priorities has 2 entries for 1 replicas")
+        );
+        let many: String = (1..=9).map(|i| format!("client c{i} reader\n")).collect();
+        assert!(
+            many.parse::<Scenario>()
+                .unwrap_err()
+                .contains("9 clients is above the limit of 8")
+        );
+        assert!(
+            "duration_ms 5000\nstable_ms 6000"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("stable_ms 6000 is longer than duration_ms 5000")
+        );
+        assert!(
+            "duration_ms 5000\nstable_ms 1000\nat 5001 crash(redis-2)"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("'at 5001 crash(redis-2)' falls after the end of the run (duration_ms 5000)")
+        );
+        assert!(
+            "at 500 partition(redis-1, redis-2 | redis-2)"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("puts redis-2 on both sides")
+        );
+        assert!(
+            "at 500 latency(redis-1, redis-1, 50)"
+                .parse::<Scenario>()
+                .unwrap_err()
+                .contains("puts redis-1 on both sides")
+        );
+        // At the limits, and a fault at the very end, are still fine.
+        let edge = "duration_ms 5000\nstable_ms 5000\ntopology replicas=16 sentinels=7 quorum=4\nat 5000 heal";
+        edge.parse::<Scenario>().unwrap();
         assert!(
             "mutant nope"
                 .parse::<Scenario>()

@@ -244,3 +244,42 @@ fn a_deployment_without_sentinels_runs_and_ignores_a_failover() {
     assert!(cluster.event_log().events().is_empty());
     assert!(!cluster.exec_log().is_empty(), "the data nodes ran");
 }
+
+/// 64 replicas used to install, then panic inside turmoil at the first step ("server socket buffer full": the
+/// master's queue of connections to accept holds 64). Now the builder refuses it up front and says why.
+#[test]
+#[should_panic(expected = "topology replicas 64 is above the limit of 16")]
+fn a_topology_too_large_for_turmoil_is_refused_by_install() {
+    let topology = Topology {
+        replicas: 64,
+        ..Topology::default()
+    };
+    let mut sim = redsim::sim(1);
+    let mut cluster = Deployment::new(topology).seed(1).install(&mut sim);
+    cluster.client(&mut sim, "app", async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    });
+    let _ = cluster.run(&mut sim);
+}
+
+#[test]
+fn try_install_returns_what_is_wrong_and_installs_nothing() {
+    let mut sim = redsim::sim(1);
+    let too_many = Topology {
+        sentinels: 9,
+        quorum: 5,
+        ..Topology::default()
+    };
+    let e = Deployment::new(too_many).try_install(&mut sim).unwrap_err();
+    assert_eq!(e, "topology sentinels 9 is above the limit of 7");
+    let bad_quorum = Topology {
+        quorum: 4,
+        ..Topology::default()
+    };
+    let e = Deployment::new(bad_quorum).try_install(&mut sim).unwrap_err();
+    assert!(e.contains("quorum 4 must be between 1 and the 3 Sentinels"), "{e}");
+    // Nothing was installed: the default topology still goes in, under the same host names.
+    let cluster = Deployment::new(Topology::default()).try_install(&mut sim).unwrap();
+    assert_eq!(cluster.redis_hosts(), ["redis-1", "redis-2", "redis-3"]);
+}
