@@ -65,7 +65,13 @@ pub struct Config {
     pub seed: u64,
     /// Most entries the execution log keeps for this node before it counts drops instead.
     pub log_limit: usize,
+    /// Most bytes the execution log keeps (as [`LogEntry::size_bytes`](crate::LogEntry::size_bytes) counts
+    /// them) before it counts drops instead.
+    pub log_max_bytes: usize,
 }
+
+/// The execution log's default byte limit: 256 MiB, about a million entries of typical size.
+pub const LOG_MAX_BYTES: usize = 256 << 20;
 
 impl Default for Config {
     fn default() -> Self {
@@ -89,6 +95,7 @@ impl Default for Config {
             loading_ms: 0,
             seed: 0,
             log_limit: 1_000_000,
+            log_max_bytes: LOG_MAX_BYTES,
         }
     }
 }

@@ -63,8 +63,10 @@ impl Handler for NodeHandler {
     }
 }
 
-/// Resolves a blocked WAIT once enough replicas acknowledged `offset`, or at the timeout (0: never).
+/// Resolves a blocked WAIT once enough replicas acknowledged `offset`, or at the timeout (0: never). The
+/// connection drops this future when its client goes away, which ends the block.
 async fn wait_for_acks(shared: Shared, replicas: u64, offset: u64, timeout_ms: u64) -> Reply {
+    let _blocked = Blocked::new(&shared, timeout_ms > 0);
     let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
     loop {
         let notify = lock(&shared).acks.clone();
@@ -86,5 +88,32 @@ async fn wait_for_acks(shared: Shared, replicas: u64, offset: u64, timeout_ms: u
             _ = &mut notified => {}
             _ = expired => return Reply::Int(lock(&shared).acked_replicas(offset) as i64),
         }
+    }
+}
+
+/// A client counted as blocked (INFO's `blocked_clients`) for as long as this lives: however the block ends,
+/// by a reply, a timeout or the client leaving, the count goes back down.
+struct Blocked {
+    shared: Shared,
+    with_timeout: bool,
+}
+
+impl Blocked {
+    fn new(shared: &Shared, with_timeout: bool) -> Blocked {
+        let mut st = lock(shared);
+        st.blocked_clients += 1;
+        st.blocked_with_timeout += usize::from(with_timeout);
+        Blocked {
+            shared: Arc::clone(shared),
+            with_timeout,
+        }
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared);
+        st.blocked_clients -= 1;
+        st.blocked_with_timeout -= usize::from(self.with_timeout);
     }
 }

@@ -50,7 +50,7 @@ mod server;
 mod snapshot;
 
 pub use command::{COMMANDS, CommandSpec, lookup as lookup_command};
-pub use config::{Config, ConfigError, ConfigFile};
+pub use config::{Config, ConfigError, ConfigFile, LOG_MAX_BYTES};
 pub use log::{ClientKind, ExecLog, LogEntry, Role};
 pub use node::LinkState;
 pub use redsim_resp::{Protocol, ProtocolError, Reply, Request, RequestParser, RespConn, decode_reply, glob_match};

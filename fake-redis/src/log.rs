@@ -68,7 +68,9 @@ pub struct LogEntry {
     pub client_name: Option<String>,
     /// The kind of connection.
     pub client_kind: ClientKind,
-    /// The command and its arguments (lossy UTF-8; long arguments are cut).
+    /// The command and its arguments, lossy UTF-8. Long arguments are cut to 200 characters and `...`; past
+    /// 32 arguments the last one kept says how many more there were (`... (N more arguments)`), as Redis's
+    /// SLOWLOG does, so one command of a million arguments costs the log what one of 32 costs.
     pub command: Vec<String>,
     /// A one-line summary of the reply.
     pub reply: String,
@@ -85,11 +87,24 @@ impl LogEntry {
     pub fn is(&self, name: &str) -> bool {
         self.command.first().is_some_and(|c| c.eq_ignore_ascii_case(name))
     }
+
+    /// About how many bytes the entry holds: its text plus the fixed size of each part. The log's byte limit
+    /// counts this.
+    pub fn size_bytes(&self) -> usize {
+        let string = std::mem::size_of::<String>();
+        std::mem::size_of::<LogEntry>()
+            + self.node.len()
+            + self.client_name.as_ref().map_or(0, String::len)
+            + self.command.iter().map(|a| string + a.len()).sum::<usize>()
+            + self.reply.len()
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     entries: Vec<LogEntry>,
+    /// The sum of the kept entries' [`LogEntry::size_bytes`].
+    bytes: usize,
     dropped: u64,
     next_seq: u64,
 }
@@ -106,17 +121,31 @@ impl ExecLog {
         Self::default()
     }
 
-    /// Appends an entry (its `seq` is assigned here) unless the log already holds `limit` entries, in which
-    /// case the drop is counted.
-    pub fn push(&self, mut entry: LogEntry, limit: usize) {
+    /// Appends the entry `build` makes (its `seq` is assigned here), unless the log already holds `max_entries`
+    /// entries or the entry would take it past `max_bytes`: then the drop is counted instead. `build` runs only
+    /// when the entry may be kept, so a full log costs a command nothing but the count.
+    pub fn push_with(&self, max_entries: usize, max_bytes: usize, build: impl FnOnce() -> LogEntry) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        entry.seq = inner.next_seq;
+        let seq = inner.next_seq;
         inner.next_seq += 1;
-        if inner.entries.len() >= limit {
+        if inner.entries.len() >= max_entries || inner.bytes >= max_bytes {
             inner.dropped += 1;
-        } else {
-            inner.entries.push(entry);
+            return;
         }
+        let mut entry = build();
+        let size = entry.size_bytes();
+        if inner.bytes + size > max_bytes {
+            inner.dropped += 1;
+            return;
+        }
+        entry.seq = seq;
+        inner.bytes += size;
+        inner.entries.push(entry);
+    }
+
+    /// Appends an entry under an entry limit alone (see [`ExecLog::push_with`]).
+    pub fn push(&self, entry: LogEntry, max_entries: usize) {
+        self.push_with(max_entries, usize::MAX, || entry);
     }
 
     /// A copy of every entry so far.
@@ -127,7 +156,14 @@ impl ExecLog {
     /// Moves every entry out, leaving the log empty (numbering goes on): the harness's way to read a finished
     /// run's log without holding two copies of it.
     pub fn take(&self) -> Vec<LogEntry> {
-        std::mem::take(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()).entries)
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.bytes = 0;
+        std::mem::take(&mut inner.entries)
+    }
+
+    /// About how many bytes the kept entries hold (the sum of their [`LogEntry::size_bytes`]).
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).bytes
     }
 
     /// How many entries were not kept because the log was full.
@@ -143,5 +179,50 @@ impl ExecLog {
     /// Whether nothing was logged.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(arg_bytes: usize) -> LogEntry {
+        LogEntry {
+            seq: 0,
+            time_ms: 0,
+            node: "redis-1".into(),
+            role: Role::Master,
+            client_id: 1,
+            client_name: None,
+            client_kind: ClientKind::Normal,
+            command: vec!["SET".into(), "k".into(), "v".repeat(arg_bytes)],
+            reply: "OK".into(),
+        }
+    }
+
+    #[test]
+    fn the_byte_limit_counts_drops_and_keeps_numbering() {
+        let log = ExecLog::new();
+        let size = entry(100).size_bytes();
+        for _ in 0..10 {
+            log.push_with(usize::MAX, 3 * size, || entry(100));
+        }
+        assert_eq!((log.len(), log.dropped(), log.bytes()), (3, 7, 3 * size));
+        // One entry too big for what is left is dropped whole; a small one still fits if there is room.
+        let log = ExecLog::new();
+        log.push_with(usize::MAX, 2 * size, || entry(100));
+        log.push_with(usize::MAX, 2 * size, || entry(10_000));
+        log.push_with(usize::MAX, 2 * size, || entry(100));
+        let kept: Vec<u64> = log.entries().iter().map(|e| e.seq).collect();
+        assert_eq!((kept, log.dropped()), (vec![0, 2], 1));
+    }
+
+    #[test]
+    fn a_full_log_does_not_build_the_entry() {
+        let log = ExecLog::new();
+        log.push_with(0, usize::MAX, || {
+            unreachable!("built an entry for a log that keeps none")
+        });
+        assert_eq!((log.len(), log.dropped()), (0, 1));
     }
 }

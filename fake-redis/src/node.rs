@@ -32,6 +32,8 @@ pub const REPLICA_OUTPUT_LIMIT_BYTES: usize = 256 * 1024 * 1024;
 pub const NORMAL_OUTPUT_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 /// Longest argument kept in the execution log.
 const LOG_ARG_MAX_CHARS: usize = 200;
+/// Most arguments one execution-log entry keeps, the command's name included (Redis's SLOWLOG keeps 32).
+const LOG_MAX_ARGS: usize = 32;
 
 /// What a replica connected to this node has told us.
 #[derive(Debug, Clone)]
@@ -217,6 +219,10 @@ pub(crate) struct State {
     pub self_ref: Weak<Mutex<State>>,
     /// Woken whenever a replica acknowledges an offset (WAIT waits on it).
     pub acks: Arc<Notify>,
+    /// Clients blocked in WAIT now, and how many of those have a timeout (INFO's `blocked_clients` and
+    /// `clients_in_timeout_table`).
+    pub blocked_clients: usize,
+    pub blocked_with_timeout: usize,
     /// Set while EXEC runs the queued commands: propagation wraps them in MULTI ... EXEC.
     pub exec_depth: u32,
     pub exec_multi_emitted: bool,
@@ -282,6 +288,8 @@ impl State {
                 loading: false,
                 self_ref: weak.clone(),
                 acks: Arc::new(Notify::new()),
+                blocked_clients: 0,
+                blocked_with_timeout: 0,
                 exec_depth: 0,
                 exec_multi_emitted: false,
                 shutdown: CancellationToken::new(),
@@ -731,29 +739,19 @@ impl State {
     /// Records an executed command in the execution log.
     pub(crate) fn log_executed(&mut self, cid: u64, args: &[Bytes], now: u64, reply: String) {
         let Some(c) = self.clients.get(&cid) else { return };
-        let command = args
-            .iter()
-            .map(|a| {
-                let s = String::from_utf8_lossy(a);
-                if s.chars().count() > LOG_ARG_MAX_CHARS {
-                    s.chars().take(LOG_ARG_MAX_CHARS).collect::<String>() + "..."
-                } else {
-                    s.into_owned()
-                }
-            })
-            .collect();
-        let entry = LogEntry {
-            seq: 0,
-            time_ms: now,
-            node: self.cfg.name.clone(),
-            role: self.role(),
-            client_id: cid,
-            client_name: c.name.clone(),
-            client_kind: c.kill_type(),
-            command,
-            reply,
-        };
-        self.log.push(entry, self.cfg.log_limit);
+        let (name, role) = (&self.cfg.name, self.role());
+        self.log
+            .push_with(self.cfg.log_limit, self.cfg.log_max_bytes, || LogEntry {
+                seq: 0,
+                time_ms: now,
+                node: name.clone(),
+                role,
+                client_id: cid,
+                client_name: c.name.clone(),
+                client_kind: c.kill_type(),
+                command: log_args(args),
+                reply,
+            });
     }
 
     /// Handles expiry of `key` on access: a master deletes an expired key and propagates a DEL; a replica only
@@ -789,6 +787,33 @@ fn remove_sub(map: &mut BTreeMap<Bytes, BTreeSet<u64>>, key: &Bytes, id: u64) {
 }
 
 /// Quotes bytes as Redis's `sdscatrepr` does (MONITOR lines).
+/// A command's arguments as the execution log keeps them ([`LogEntry::command`]): at most
+/// [`LOG_MAX_ARGS`] of them, each cut to [`LOG_ARG_MAX_CHARS`] characters. Only what is kept is looked at, so
+/// a 100 MB argument or a million arguments cost the log no more than a short command.
+fn log_args(args: &[Bytes]) -> Vec<String> {
+    let mut out: Vec<String> = args
+        .iter()
+        .take(if args.len() > LOG_MAX_ARGS {
+            LOG_MAX_ARGS - 1
+        } else {
+            LOG_MAX_ARGS
+        })
+        .map(|a| {
+            // A character is at most 4 bytes; the 4 past the cut keep a character it splits whole.
+            let prefix = &a[..a.len().min(LOG_ARG_MAX_CHARS * 4 + 4)];
+            let s = String::from_utf8_lossy(prefix);
+            match s.char_indices().nth(LOG_ARG_MAX_CHARS) {
+                Some((cut, _)) => format!("{}...", &s[..cut]),
+                None => s.into_owned(),
+            }
+        })
+        .collect();
+    if args.len() > LOG_MAX_ARGS {
+        out.push(format!("... ({} more arguments)", args.len() - (LOG_MAX_ARGS - 1)));
+    }
+    out
+}
+
 pub(crate) fn repr(b: &[u8]) -> String {
     let mut s = String::from("\"");
     for &c in b {
@@ -812,4 +837,36 @@ fn random_hex(rng: &mut ChaCha8Rng) -> String {
     (0..40)
         .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_keeps_32_arguments_and_counts_the_rest() {
+        let args: Vec<Bytes> = std::iter::once(Bytes::from_static(b"EXISTS"))
+            .chain(std::iter::repeat_n(Bytes::from_static(b"k"), 1 << 20))
+            .collect();
+        let kept = log_args(&args);
+        assert_eq!(kept.len(), LOG_MAX_ARGS);
+        assert_eq!(kept[..2], ["EXISTS", "k"]);
+        assert_eq!(
+            kept[LOG_MAX_ARGS - 1],
+            format!("... ({} more arguments)", (1 << 20) + 1 - 31)
+        );
+        let exactly: Vec<Bytes> = args[..LOG_MAX_ARGS].to_vec();
+        assert_eq!(log_args(&exactly).last().map(String::as_str), Some("k"));
+    }
+
+    #[test]
+    fn the_log_cuts_a_long_argument_where_it_always_did() {
+        // 200 characters, then "...": a multi-byte character at the cut is kept whole or not at all.
+        let long = Bytes::from("é".repeat(300));
+        assert_eq!(log_args(&[long]), [format!("{}...", "é".repeat(200))]);
+        let invalid = Bytes::from(vec![0xff; 10_000]);
+        assert_eq!(log_args(&[invalid]), [format!("{}...", "\u{fffd}".repeat(200))]);
+        let short = Bytes::from_static(b"value");
+        assert_eq!(log_args(&[short]), ["value"]);
+    }
 }

@@ -435,7 +435,7 @@ impl State {
                     unix_us: self.net.unix_us(),
                     uptime_s: now.saturating_sub(self.start_ms) / 1000,
                 }),
-                "clients" => redsim_resp::info::clients_section(self.bus.clients.len(), self.cfg.maxclients),
+                "clients" => redsim_resp::info::clients_section(self.bus.clients.len(), self.cfg.maxclients, 0, 0),
                 "cpu" => "# CPU\r\nused_cpu_sys:0.000000\r\nused_cpu_user:0.000000\r\n".to_string(),
                 "stats" => "# Stats\r\ntotal_connections_received:0\r\n".to_string(),
                 _ => {

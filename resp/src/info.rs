@@ -49,17 +49,18 @@ pub fn server_section(i: &ServerInfo) -> String {
     section("# Server", &fields)
 }
 
-/// The `# Clients` section for `connected` client connections.
-pub fn clients_section(connected: usize, maxclients: usize) -> String {
+/// The `# Clients` section for `connected` client connections, `blocked` of them in a blocking command
+/// (`in_timeout_table` of those with a timeout).
+pub fn clients_section(connected: usize, maxclients: usize, blocked: usize, in_timeout_table: usize) -> String {
     let fields: [(&str, String); 8] = [
         ("connected_clients", connected.to_string()),
         ("cluster_connections", "0".into()),
         ("maxclients", maxclients.to_string()),
         ("client_recent_max_input_buffer", "0".into()),
         ("client_recent_max_output_buffer", "0".into()),
-        ("blocked_clients", "0".into()),
+        ("blocked_clients", blocked.to_string()),
         ("tracking_clients", "0".into()),
-        ("clients_in_timeout_table", "0".into()),
+        ("clients_in_timeout_table", in_timeout_table.to_string()),
     ];
     section("# Clients", &fields)
 }
@@ -78,7 +79,7 @@ mod tests {
 
     #[test]
     fn sections_are_crlf_lines_under_a_title() {
-        let s = clients_section(3, 10000);
+        let s = clients_section(3, 10000, 0, 0);
         assert!(s.starts_with("# Clients\r\nconnected_clients:3\r\n"));
         assert!(s.ends_with("clients_in_timeout_table:0\r\n"));
         let i = ServerInfo {

@@ -49,6 +49,46 @@ pub enum Reply {
     Push(Vec<Reply>),
 }
 
+/// Longest [`Reply::summary`], in bytes, before its `...`.
+pub const SUMMARY_MAX_BYTES: usize = 120;
+
+/// A string that stops growing past [`SUMMARY_MAX_BYTES`] (and says it stopped), so that summarising a huge
+/// reply costs no more than summarising a small one.
+struct Capped {
+    text: String,
+    full: bool,
+}
+
+impl Capped {
+    fn push_str(&mut self, s: &str) {
+        // Once full, nothing more: a later short piece would otherwise fill the room a cut character left.
+        if self.full {
+            return;
+        }
+        let room = (SUMMARY_MAX_BYTES + 1).saturating_sub(self.text.len());
+        if s.len() > room {
+            let mut cut = room;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.text.push_str(&s[..cut]);
+            self.full = true;
+        } else {
+            self.text.push_str(s);
+            if self.text.len() > SUMMARY_MAX_BYTES {
+                self.full = true;
+            }
+        }
+    }
+}
+
+impl std::fmt::Write for Capped {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
 impl Reply {
     /// `+OK`.
     pub fn ok() -> Reply {
@@ -100,56 +140,75 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
-    /// A short, single-line human summary (for the execution log and test failures).
+    /// A short, single-line human summary (for the execution log and test failures): at most
+    /// [`SUMMARY_MAX_BYTES`] bytes, then `...`.
+    ///
+    /// Its cost is bounded by that length, not by the reply's size: a 100 MB bulk string or an array of a
+    /// million elements is looked at only as far as the summary reaches (the execution log summarises every
+    /// reply a node sends, so an O(size) summary would stall the node on every large GET).
     pub fn summary(&self) -> String {
-        const MAX: usize = 120;
-        let mut s = String::new();
-        self.summarize(&mut s);
-        if s.len() > MAX {
-            let mut cut = MAX;
-            while !s.is_char_boundary(cut) {
+        let mut out = Capped {
+            text: String::new(),
+            full: false,
+        };
+        self.summarize(&mut out);
+        if out.full {
+            let mut cut = SUMMARY_MAX_BYTES;
+            while !out.text.is_char_boundary(cut) {
                 cut -= 1;
             }
-            s.truncate(cut);
-            s.push_str("...");
+            out.text.truncate(cut);
+            out.text.push_str("...");
         }
-        s
+        out.text
     }
 
-    fn summarize(&self, out: &mut String) {
+    fn summarize(&self, out: &mut Capped) {
         use std::fmt::Write;
+        if out.full {
+            return;
+        }
         match self {
             Reply::Simple(s) => out.push_str(s),
             Reply::Error(e) => {
-                out.push('-');
+                out.push_str("-");
                 out.push_str(e)
             }
             Reply::Int(i) => {
                 let _ = write!(out, "(integer) {i}");
             }
-            Reply::Bulk(b) => {
-                let _ = write!(out, "{:?}", String::from_utf8_lossy(b));
-            }
-            Reply::Verbatim(_, b) => {
-                let _ = write!(out, "{:?}", String::from_utf8_lossy(b));
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => {
+                // Only a prefix can reach the summary: every byte escapes to at least one character after the
+                // opening quote. The few bytes past the cut keep a character split by it from showing as U+FFFD.
+                let prefix = &b[..b.len().min(SUMMARY_MAX_BYTES + 4)];
+                let _ = write!(out, "{:?}", String::from_utf8_lossy(prefix));
+                if prefix.len() < b.len() {
+                    out.full = true;
+                }
             }
             Reply::Nil | Reply::NilArray => out.push_str("(nil)"),
             Reply::Double(d) => {
                 let _ = write!(out, "{d}");
             }
             Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
-                out.push('[');
+                out.push_str("[");
                 for (i, item) in items.iter().enumerate() {
+                    if out.full {
+                        return;
+                    }
                     if i > 0 {
                         out.push_str(", ");
                     }
                     item.summarize(out);
                 }
-                out.push(']');
+                out.push_str("]");
             }
             Reply::Map(pairs) => {
-                out.push('{');
+                out.push_str("{");
                 for (i, (k, v)) in pairs.iter().enumerate() {
+                    if out.full {
+                        return;
+                    }
                     if i > 0 {
                         out.push_str(", ");
                     }
@@ -157,7 +216,7 @@ impl Reply {
                     out.push_str(": ");
                     v.summarize(out);
                 }
-                out.push('}');
+                out.push_str("}");
             }
         }
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,13 @@ use crate::request::RequestParser;
 
 /// `client-query-buffer-limit`: a client whose unparsed input grows past this is disconnected.
 pub const QUERY_BUFFER_LIMIT_BYTES: usize = 1 << 30;
+
+/// A read buffer that grew past this for one large request is given back once it is empty, as Redis shrinks an
+/// idle client's query buffer: a command of a million arguments must not cost its connection megabytes for
+/// good.
+const QUERY_BUFFER_SHRINK_BYTES: usize = 64 * 1024;
+/// A fresh connection's read buffer.
+const QUERY_BUFFER_INITIAL_BYTES: usize = 4096;
 
 /// A reply that arrives later (WAIT): the connection sends nothing else until it resolves.
 pub type Pending = Pin<Box<dyn Future<Output = Reply> + Send>>;
@@ -145,7 +152,7 @@ pub async fn serve_connection<H: Handler>(
         }
     };
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut buf = BytesMut::with_capacity(4096);
+    let mut buf = BytesMut::with_capacity(QUERY_BUFFER_INITIAL_BYTES);
     let mut parser = RequestParser::new();
     loop {
         tokio::select! {
@@ -165,9 +172,13 @@ pub async fn serve_connection<H: Handler>(
                 if buf.len() > QUERY_BUFFER_LIMIT_BYTES {
                     break;
                 }
-                match process(&*handler, id, &mut parser, &mut buf, &mut wr, &cancel).await {
+                let mut conn = Conn { rd: &mut rd, wr: &mut wr, buf: &mut buf, cancel: &cancel };
+                match process(&*handler, id, &mut parser, &mut conn).await {
                     Ok(Next::Continue) => {}
                     Ok(Next::Close) | Err(()) => break,
+                }
+                if buf.is_empty() && buf.capacity() > QUERY_BUFFER_SHRINK_BYTES {
+                    buf = BytesMut::with_capacity(QUERY_BUFFER_INITIAL_BYTES);
                 }
             }
         }
@@ -184,19 +195,25 @@ async fn write_all<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8], cancel: &Can
     }
 }
 
-/// Runs every complete request in `buf`, writing the replies in order.
-async fn process<H: Handler, W: AsyncWrite + Unpin>(
+/// One connection's halves and read buffer, as [`process`] uses them.
+struct Conn<'a, R, W> {
+    rd: &'a mut R,
+    wr: &'a mut W,
+    buf: &'a mut BytesMut,
+    cancel: &'a CancellationToken,
+}
+
+/// Runs every complete request in the read buffer, writing the replies in order.
+async fn process<H: Handler, R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     handler: &H,
     id: u64,
     parser: &mut RequestParser,
-    buf: &mut BytesMut,
-    wr: &mut W,
-    cancel: &CancellationToken,
+    conn: &mut Conn<'_, R, W>,
 ) -> Result<Next, ()> {
     let mut out = BytesMut::new();
     let mut next = Next::Continue;
     loop {
-        let req = match parser.parse(buf, handler.authenticated(id)) {
+        let req = match parser.parse(conn.buf, handler.authenticated(id)) {
             Ok(Some(req)) => req,
             Ok(None) => break,
             Err(e) => {
@@ -220,20 +237,42 @@ async fn process<H: Handler, W: AsyncWrite + Unpin>(
                 break;
             }
             Outcome::Later(pending) => {
-                write_all(wr, &out, cancel).await?;
+                write_all(conn.wr, &out, conn.cancel).await?;
                 out.clear();
-                let reply = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Err(()),
-                    r = pending => r,
-                };
+                let reply = blocked(handler, pending, conn).await?;
                 reply.encode(proto, &mut out);
             }
         }
     }
     if !out.is_empty() {
         handler.traffic(0, out.len());
-        write_all(wr, &out, cancel).await?;
+        write_all(conn.wr, &out, conn.cancel).await?;
     }
     Ok(next)
+}
+
+/// Waits for a blocked command's reply while still reading the connection, as Redis does for a blocked client:
+/// a client that goes away is noticed at once (and freed) rather than when the reply comes, which for
+/// `WAIT 1 0` may be never. What it sends meanwhile is kept, in order, for after the reply.
+async fn blocked<H: Handler, R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    handler: &H,
+    mut pending: Pending,
+    conn: &mut Conn<'_, R, W>,
+) -> Result<Reply, ()> {
+    loop {
+        tokio::select! {
+            biased;
+            _ = conn.cancel.cancelled() => return Err(()),
+            r = &mut pending => return Ok(r),
+            r = conn.rd.read_buf(conn.buf) => match r {
+                Ok(0) | Err(_) => return Err(()),
+                Ok(n) => {
+                    handler.traffic(n, 0);
+                    if conn.buf.len() > QUERY_BUFFER_LIMIT_BYTES {
+                        return Err(());
+                    }
+                }
+            },
+        }
+    }
 }

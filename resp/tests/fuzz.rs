@@ -500,3 +500,90 @@ proptest! {
         }
     }
 }
+
+// ---- summaries: the execution log's one-line rendering of every reply ----
+
+/// The summary as it was first defined: render the whole reply, then cut it to 120 bytes and `...`. The real
+/// one stops rendering at the cut; it must give the same text.
+fn reference_summary(r: &Reply) -> String {
+    fn render(r: &Reply, out: &mut String) {
+        match r {
+            Reply::Simple(s) => out.push_str(s),
+            Reply::Error(e) => {
+                out.push('-');
+                out.push_str(e);
+            }
+            Reply::Int(i) => out.push_str(&format!("(integer) {i}")),
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => out.push_str(&format!("{:?}", String::from_utf8_lossy(b))),
+            Reply::Nil | Reply::NilArray => out.push_str("(nil)"),
+            Reply::Double(d) => out.push_str(&d.to_string()),
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                let parts: Vec<String> = items.iter().map(reference_summary_full).collect();
+                out.push_str(&format!("[{}]", parts.join(", ")));
+            }
+            Reply::Map(pairs) => {
+                let parts: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", reference_summary_full(k), reference_summary_full(v)))
+                    .collect();
+                out.push_str(&format!("{{{}}}", parts.join(", ")));
+            }
+        }
+    }
+    fn reference_summary_full(r: &Reply) -> String {
+        let mut s = String::new();
+        render(r, &mut s);
+        s
+    }
+    let mut s = reference_summary_full(r);
+    if s.len() > redsim_resp::SUMMARY_MAX_BYTES {
+        let mut cut = redsim_resp::SUMMARY_MAX_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
+/// A long text of printable, escaped and multi-byte characters, so cuts fall inside escapes and characters.
+fn long_text() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![Just(b'a'), Just(b'"'), Just(b'\n'), Just(0xff), Just(0xc3)],
+        0..300,
+    )
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A summary is the whole rendering cut at 120 bytes, whatever the reply.
+    #[test]
+    fn summaries_are_the_full_rendering_cut_short(
+        r in prop_oneof![
+            either_protocol().prop_flat_map(reply),
+            long_text().prop_map(|b| Reply::Bulk(b.into())),
+            proptest::collection::vec(long_text().prop_map(|b| Reply::Bulk(b.into())), 0..6).prop_map(Reply::Array),
+        ],
+    ) {
+        prop_assert_eq!(r.summary(), reference_summary(&r));
+    }
+}
+
+/// Row H2 of issue 16: the log summarised a 100 MB GET reply by rendering all of it (10 s of CPU before the first
+/// byte went out). Now a summary costs the same small amount whatever the reply's size.
+#[test]
+fn a_huge_reply_is_summarised_in_constant_memory() {
+    let bulk = Reply::Bulk(vec![b'x'; 100 << 20].into());
+    let array = Reply::Array((0..1_000_000).map(Reply::Int).collect());
+    let map = Reply::Map((0..100_000).map(|i| (Reply::Int(i), bulk.clone())).collect());
+    for r in [&bulk, &array, &map] {
+        let (s, peak) = peak_bytes(|| r.summary());
+        assert!(
+            s.ends_with("...") && s.len() <= redsim_resp::SUMMARY_MAX_BYTES + 3,
+            "{s}"
+        );
+        assert!(peak < 4096, "summarising held {peak} bytes");
+    }
+}

@@ -61,6 +61,12 @@ pub const WARMUP_MS: u64 = 12_000;
 /// Most commands the data nodes' shared log keeps by default. Every checker reads the whole log (a write no
 /// node executed is a violation), so a run that outgrows it has no verdict, and [`Cluster::check_log`] says so.
 pub const EXEC_LOG_LIMIT: usize = 2_000_000;
+/// Most bytes the data nodes' shared log keeps by default (as [`LogEntry::size_bytes`] counts them): 512 MiB,
+/// room for the entry limit's worth of typical commands. A run of large arguments reaches this bound first;
+/// it too leaves the run without a verdict.
+///
+/// [`LogEntry::size_bytes`]: redsim_fake_redis::LogEntry::size_bytes
+pub const EXEC_LOG_MAX_BYTES: usize = 512 << 20;
 /// The host that sends `SENTINEL FAILOVER` for a `failover` fault: a request over the network, so a paused or
 /// isolated Sentinel does not get it either.
 const CONTROL_HOST: &str = "ctl";
@@ -125,6 +131,7 @@ pub struct Deployment {
     topology: Topology,
     seed: u64,
     log_limit: usize,
+    log_max_bytes: usize,
     repl_timeout_s: u32,
     repl_ping_replica_period_s: u32,
     network: Network,
@@ -161,6 +168,7 @@ impl Deployment {
             topology,
             seed: 0,
             log_limit: EXEC_LOG_LIMIT,
+            log_max_bytes: EXEC_LOG_MAX_BYTES,
             repl_timeout_s: 10,
             repl_ping_replica_period_s: 2,
             network: Network::default(),
@@ -201,6 +209,12 @@ impl Deployment {
     /// Most commands the data nodes' log keeps (default [`EXEC_LOG_LIMIT`]).
     pub fn log_limit(mut self, entries: usize) -> Deployment {
         self.log_limit = entries;
+        self
+    }
+
+    /// Most bytes the data nodes' log keeps (default [`EXEC_LOG_MAX_BYTES`]).
+    pub fn log_max_bytes(mut self, bytes: usize) -> Deployment {
+        self.log_max_bytes = bytes;
         self
     }
 
@@ -302,6 +316,7 @@ impl Deployment {
                 seed: derive(self.seed, &name),
                 replica_read_only: self.mutant != Some(Mutant::BlindMaster),
                 log_limit: self.log_limit,
+                log_max_bytes: self.log_max_bytes,
                 ..Config::default()
             };
             let cfg = match &self.node_hook {
@@ -623,9 +638,10 @@ impl Cluster {
     pub fn check_log(&self) -> Result<(), String> {
         if self.exec.dropped() > 0 {
             return Err(format!(
-                "the data nodes' command log filled up at {} commands ({} more were not kept), so the checkers \
-                 cannot judge this run: shorten the scenario or lower its load",
+                "the data nodes' command log filled up at {} commands of {} bytes ({} more were not kept), so \
+                 the checkers cannot judge this run: shorten the scenario or lower its load",
                 self.exec.len(),
+                self.exec.bytes(),
                 self.exec.dropped()
             ));
         }

@@ -15,7 +15,7 @@ use crate::history::{History, OpKind};
 use crate::recorder::Recorder;
 use crate::scenario::{ClientRole, ClientSpec, Mutant, Scenario};
 
-pub use crate::deployment::{EXEC_LOG_LIMIT, MASTER_NAME, WARMUP_MS};
+pub use crate::deployment::{EXEC_LOG_LIMIT, EXEC_LOG_MAX_BYTES, MASTER_NAME, WARMUP_MS};
 
 /// Extra simulated time allowed beyond the scenario's duration before turmoil gives up.
 const SLACK_MS: u64 = 30_000;
@@ -63,10 +63,15 @@ pub fn hosts_named(f: &Fault) -> Vec<String> {
 
 /// Runs a scenario from a seed.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<History, String> {
-    run_with_log_limit(scenario, seed, EXEC_LOG_LIMIT)
+    run_with_log_limits(scenario, seed, EXEC_LOG_LIMIT, EXEC_LOG_MAX_BYTES)
 }
 
-fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Result<History, String> {
+fn run_with_log_limits(
+    scenario: &Scenario,
+    seed: u64,
+    log_limit: usize,
+    log_max_bytes: usize,
+) -> Result<History, String> {
     scenario.validate()?;
     let mut sim = sim_builder(seed, &scenario.network)
         .simulation_duration(Duration::from_millis(WARMUP_MS + scenario.duration_ms + SLACK_MS))
@@ -74,6 +79,7 @@ fn run_with_log_limit(scenario: &Scenario, seed: u64, log_limit: usize) -> Resul
     let mut cluster = Deployment::new(scenario.topology.clone())
         .seed(seed)
         .log_limit(log_limit)
+        .log_max_bytes(log_max_bytes)
         .network(scenario.network.clone())
         .stable_ms(scenario.stable_ms)
         .mutant(scenario.mutant)
@@ -220,10 +226,24 @@ mod tests {
             ..Scenario::default()
         };
         // The run logs about 340 commands.
-        match run_with_log_limit(&s, 1, 100) {
+        match run_with_log_limits(&s, 1, 100, EXEC_LOG_MAX_BYTES) {
             Err(e) => assert!(e.contains("command log filled up at 100 commands"), "{e}"),
             Ok(h) => panic!("a full log gave a history of {} commands", h.exec.len()),
         }
-        assert!(run_with_log_limit(&s, 1, EXEC_LOG_LIMIT).is_ok());
+        assert!(run_with_log_limits(&s, 1, EXEC_LOG_LIMIT, EXEC_LOG_MAX_BYTES).is_ok());
+    }
+
+    #[test]
+    fn a_run_that_outgrows_the_command_log_in_bytes_has_no_verdict() {
+        let s = Scenario {
+            duration_ms: 2_000,
+            stable_ms: 1_000,
+            ..Scenario::default()
+        };
+        // The same run's ~340 commands take some tens of kilobytes; 10 KB holds a few dozen.
+        match run_with_log_limits(&s, 1, EXEC_LOG_LIMIT, 10_000) {
+            Err(e) => assert!(e.contains("command log filled up at") && e.contains("bytes"), "{e}"),
+            Ok(h) => panic!("a log full in bytes gave a history of {} commands", h.exec.len()),
+        }
     }
 }

@@ -68,7 +68,12 @@ fn section(st: &State, name: &str) -> Option<String> {
                 .clients
                 .values()
                 .filter(|c| !matches!(c.kind, ClientKind::Replica | ClientKind::Master));
-            return Some(redsim_resp::info::clients_section(normal.count(), st.cfg.maxclients));
+            return Some(redsim_resp::info::clients_section(
+                normal.count(),
+                st.cfg.maxclients,
+                st.blocked_clients,
+                st.blocked_with_timeout,
+            ));
         }
         "memory" => {
             line("# Memory", &Title);
