@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::generate::{FAULT_PHASE_MS, two_phase};
+use crate::progress::Progress;
 use redsim::fault::{Fault, TimedFault};
 use redsim::report::{self, Outcome};
 use redsim::scenario::{Mutant, Scenario};
@@ -16,6 +17,12 @@ use redsim::scenario::{Mutant, Scenario};
 pub const GRID_MS: [u64; 3] = [2000, 5000, 8000];
 /// How long each fault lasts before its repair.
 pub const FAULT_MS: u64 = 3000;
+
+/// The largest `--k` accepted. The schedules number `sum over j <= k of C(9, j) x 3^j` (see
+/// [`schedule_count`]): 352 at k = 2, 2,620 at k = 3, 12,826 at k = 4, and each takes about 1.2 CPU seconds, so
+/// k = 3 is about half an hour on 2 cores and k = 4 would be hours. A larger K is refused up front rather than
+/// left to run for a day (or, for a huge K, to spin building schedules before running any).
+pub const MAX_K: usize = 3;
 
 /// The alphabet: a fault and its repair, for every data node of the default topology.
 pub fn alphabet() -> Vec<(Fault, Fault)> {
@@ -53,6 +60,21 @@ pub fn schedules(k: usize, alphabet_len: usize) -> Vec<Vec<(usize, usize)>> {
         frontier = next;
     }
     out
+}
+
+/// How many schedules [`schedules`] returns, without building them (saturating, for any `k`).
+pub fn schedule_count(k: usize, alphabet_len: usize) -> u128 {
+    // j distinct faults out of the alphabet, each at one of the grid points: C(n, j) x grid^j.
+    let grid = GRID_MS.len() as u128;
+    let (mut total, mut choose, mut power) = (0u128, 1u128, 1u128);
+    for j in 0..=k.min(alphabet_len) {
+        if j > 0 {
+            choose = choose * (alphabet_len - j + 1) as u128 / j as u128;
+            power = power.saturating_mul(grid);
+        }
+        total = total.saturating_add(choose.saturating_mul(power));
+    }
+    total
 }
 
 /// The scenario of one explored schedule.
@@ -98,19 +120,46 @@ pub struct Exploration {
     pub violations: usize,
 }
 
-/// Runs every schedule up to `k` faults with `seed`, on `threads` threads.
-pub fn explore(k: usize, seed: u64, threads: usize, mutant: Option<Mutant>) -> Result<Exploration, String> {
+/// Refuses a `k` above [`MAX_K`], saying how many schedules it would have meant.
+pub fn check_k(k: usize) -> Result<(), String> {
+    if k <= MAX_K {
+        return Ok(());
+    }
+    let n = alphabet().len();
+    Err(format!(
+        "--k {k} would run {} schedules; the most is --k {MAX_K} ({} schedules, about half an hour on 2 cores)",
+        schedule_count(k, n),
+        schedule_count(MAX_K, n)
+    ))
+}
+
+/// Runs every schedule up to `k` faults (at most [`MAX_K`]) with `seed`, on `threads` threads, counting runs
+/// into `progress`.
+pub fn explore(
+    k: usize,
+    seed: u64,
+    threads: usize,
+    mutant: Option<Mutant>,
+    progress: &Progress,
+) -> Result<Exploration, String> {
+    check_k(k)?;
     let alphabet = alphabet();
     let all: Vec<Scenario> = schedules(k, alphabet.len())
         .iter()
         .map(|s| scenario(s, &alphabet, mutant))
         .collect();
-    run_all(&all, seed, threads)
+    run_all_with(&all, seed, threads, progress)
 }
 
 /// Runs every scenario with `seed` on `threads` threads (one simulation per thread at a time). The
 /// counterexample reported is the first violating scenario in list order, whatever the threads' timing.
 pub fn run_all(all: &[Scenario], seed: u64, threads: usize) -> Result<Exploration, String> {
+    run_all_with(all, seed, threads, &Progress::quiet())
+}
+
+/// [`run_all`], counting each finished run into `progress` (which never changes the result).
+pub fn run_all_with(all: &[Scenario], seed: u64, threads: usize, progress: &Progress) -> Result<Exploration, String> {
+    progress.start(all.len());
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
@@ -126,8 +175,9 @@ pub fn run_all(all: &[Scenario], seed: u64, threads: usize) -> Result<Exploratio
                         Ok(o) if !o.passed() => {
                             failures.fetch_add(1, Ordering::Relaxed);
                             results.lock().unwrap_or_else(|p| p.into_inner()).push((i, o));
+                            progress.record(true);
                         }
-                        Ok(_) => {}
+                        Ok(_) => progress.record(false),
                         Err(e) => {
                             *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                             return;
@@ -164,5 +214,22 @@ mod tests {
         for s in schedules(2, n) {
             scenario(&s, &alphabet(), None).validate().unwrap();
         }
+        for k in 0..=4 {
+            assert_eq!(schedule_count(k, n), schedules(k, n).len() as u128, "k = {k}");
+        }
+        assert_eq!(schedule_count(MAX_K, n), 2620);
+        // Past the alphabet, nothing new: every fault is used once.
+        assert_eq!(schedule_count(usize::MAX, n), 4u128.pow(9));
+    }
+
+    #[test]
+    fn k_above_the_bound_is_refused_before_anything_runs() {
+        assert_eq!(check_k(MAX_K), Ok(()));
+        let e = explore(MAX_K + 1, 1, 1, None, &Progress::quiet()).unwrap_err();
+        assert_eq!(
+            e,
+            "--k 4 would run 12826 schedules; the most is --k 3 (2620 schedules, about half an hour on 2 cores)"
+        );
+        assert!(check_k(usize::MAX).unwrap_err().contains("would run 262144 schedules"));
     }
 }

@@ -221,8 +221,31 @@ pub fn fuzz(cfg: &FuzzConfig) -> Result<Summary, String> {
 fn shrink_case(cfg: &FuzzConfig, index: u64) -> Result<Found, String> {
     let tree = generate::case_tree(cfg.seed, index, cfg.max_faults)?;
     let original = tree.current();
+    // Each step is a whole simulation, and shrinking can take many: say where it is, so a long quiet stretch
+    // after the campaign's last line is not mistaken for a hang. (stderr only: stdout does not change.)
+    if cfg.progress {
+        eprintln!(
+            "  shrinking case {index} ({}), at most {} runs",
+            size(&original),
+            cfg.shrink_steps
+        );
+    }
+    let mut step = 0;
+    let mut smallest = size(&original);
     let (shrunk, steps) = generate::shrink(tree, cfg.shrink_steps, |c| {
-        report::run_checked(&scenario_of(c, cfg), c.seed).is_ok_and(|o| !o.passed())
+        step += 1;
+        let fails = report::run_checked(&scenario_of(c, cfg), c.seed).is_ok_and(|o| !o.passed());
+        if fails {
+            smallest = size(c);
+        }
+        if cfg.progress {
+            eprintln!(
+                "  shrinking case {index}: step {step}/{} ({}), smallest failing: {smallest}",
+                cfg.shrink_steps,
+                if fails { "fails" } else { "passes" },
+            );
+        }
+        fails
     });
     let outcome = report::run_checked(&scenario_of(&shrunk, cfg), shrunk.seed)?;
     Ok(Found {
@@ -232,6 +255,16 @@ fn shrink_case(cfg: &FuzzConfig, index: u64) -> Result<Found, String> {
         outcome,
         shrink_steps: steps,
     })
+}
+
+/// A case's size as shrinking reduces it: its faults first, then its topology.
+fn size(c: &Case) -> String {
+    format!(
+        "{} faults, {} replicas, {} Sentinels",
+        c.faults.len(),
+        c.replicas,
+        c.sentinels
+    )
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@
 //! so each channel's messages arrive before, during or after the others'. Every run also lets turmoil poll the
 //! hosts in a seeded random order, which reorders messages sent in the same millisecond.
 
-use crate::explore::{Exploration, run_all};
+use crate::explore::{Exploration, run_all_with};
 use crate::generate::{FAULT_PHASE_MS, two_phase};
+use crate::progress::Progress;
 use redsim::checkers::sim_ms;
 use redsim::fault::{Fault, TimedFault};
 use redsim::runner::WARMUP_MS;
@@ -169,9 +170,9 @@ pub fn scenarios(seed: u64, mutant: Option<Mutant>) -> Result<Vec<Scenario>, Str
     Ok(all)
 }
 
-/// Runs every plan on every handshake with `seed`.
-pub fn explore(seed: u64, threads: usize, mutant: Option<Mutant>) -> Result<Exploration, String> {
-    run_all(&scenarios(seed, mutant)?, seed, threads)
+/// Runs every plan on every handshake with `seed`, counting runs into `progress`.
+pub fn explore(seed: u64, threads: usize, mutant: Option<Mutant>, progress: &Progress) -> Result<Exploration, String> {
+    run_all_with(&scenarios(seed, mutant)?, seed, threads, progress)
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@
 //! in a loop, printing one line per operation:
 //! `<elapsed_ms> read ok <ip:port that served it>` or `<elapsed_ms> read err <error kind>` (and `write` likewise).
 //! Kill or pause a replica meanwhile and watch reads move before Sentinel marks it down.
+//!
+//! Exits 0 when at least one operation succeeded, 1 when none did (it then says why on stderr), 2 on bad
+//! arguments or configuration.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -126,9 +129,12 @@ async fn main() -> ExitCode {
     let start = tokio::time::Instant::now();
     let elapsed = || start.elapsed().as_millis();
     let key = "rw_split:key";
+    // A run in which nothing ever succeeded (a wrong address, a wrong password) must not look like a healthy one
+    // to a script or CI job: it exits 1. One success is enough, since failures during a failover are the point.
+    let mut tally = Tally::default();
     match client.command_routed(&["SET", key, "rw_split"]).await {
-        Ok((_, node)) => println!("{} write ok {node}", elapsed()),
-        Err(e) => println!("{} write err {}", elapsed(), e.kind()),
+        Ok((_, node)) => tally.ok(elapsed(), "write", &node),
+        Err(e) => tally.err(elapsed(), "write", &e),
     }
     let end = start + Duration::from_millis(args.duration_ms);
     let mut next_write = start + Duration::from_millis(args.write_interval_ms);
@@ -136,15 +142,46 @@ async fn main() -> ExitCode {
         if args.write_interval_ms > 0 && tokio::time::Instant::now() >= next_write {
             next_write += Duration::from_millis(args.write_interval_ms);
             match client.command_routed(&["SET", key, &elapsed().to_string()]).await {
-                Ok((_, node)) => println!("{} write ok {node}", elapsed()),
-                Err(e) => println!("{} write err {}", elapsed(), e.kind()),
+                Ok((_, node)) => tally.ok(elapsed(), "write", &node),
+                Err(e) => tally.err(elapsed(), "write", &e),
             }
         }
         match client.command_routed(&["GET", key]).await {
-            Ok((_, node)) => println!("{} read ok {node}", elapsed()),
-            Err(e) => println!("{} read err {}", elapsed(), e.kind()),
+            Ok((_, node)) => tally.ok(elapsed(), "read", &node),
+            Err(e) => tally.err(elapsed(), "read", &e),
         }
         tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
     }
+    if tally.succeeded == 0 {
+        eprintln!(
+            "rw_split: no operation succeeded in {} ms ({} failed; first error: {})",
+            elapsed(),
+            tally.failed,
+            tally.first_error.as_deref().unwrap_or("none")
+        );
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
+}
+
+/// What the run did, for its exit status: one line per operation on stdout, counted here.
+#[derive(Default)]
+struct Tally {
+    succeeded: u64,
+    failed: u64,
+    /// The first failure in full (stdout only shows its kind), so a run that never worked says why.
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn ok(&mut self, at_ms: u128, op: &str, node: &str) {
+        self.succeeded += 1;
+        println!("{at_ms} {op} ok {node}");
+    }
+
+    fn err(&mut self, at_ms: u128, op: &str, e: &redsim_client::Error) {
+        self.failed += 1;
+        self.first_error.get_or_insert_with(|| e.to_string());
+        println!("{at_ms} {op} err {}", e.kind());
+    }
 }

@@ -147,7 +147,9 @@ pub fn parse_addr(s: &str) -> Result<(String, u16)> {
 #[derive(Debug, Clone, Default)]
 pub struct ClientBuilder {
     cfg: ClientConfig,
-    errors: Vec<String>,
+    // The first error a setter met, kept as the error itself: wrapping its text in another `Error::Config` made
+    // the message read "configuration error: configuration error: ...".
+    errors: Vec<Error>,
 }
 
 impl ClientBuilder {
@@ -155,7 +157,7 @@ impl ClientBuilder {
     pub fn sentinel(mut self, addr: &str) -> Self {
         match parse_addr(addr) {
             Ok(a) => self.cfg.sentinels.push(a),
-            Err(e) => self.errors.push(e.to_string()),
+            Err(e) => self.errors.push(e),
         }
         self
     }
@@ -290,8 +292,8 @@ impl ClientBuilder {
     /// reconciliation, probing of ejected replicas). Must be called inside a tokio runtime. Discovery happens on
     /// the first command, so a client can be built while Sentinels are still starting.
     pub fn build(self) -> Result<crate::Client> {
-        if let Some(e) = self.errors.first() {
-            return Err(Error::Config(e.clone()));
+        if let Some(e) = self.errors.into_iter().next() {
+            return Err(e);
         }
         let c = &self.cfg;
         if c.sentinels.is_empty() {

@@ -85,3 +85,56 @@ impl From<std::io::Error> for Error {
 
 /// The client's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind with the text a user reads: each says what went wrong once, with its detail after one prefix.
+    #[test]
+    fn every_error_reads_once() {
+        let cases = [
+            (Error::NoSentinelReachable, "no Sentinel reachable"),
+            (
+                Error::MasterUnknown("m".into()),
+                "master 'm' is unknown to the Sentinels",
+            ),
+            (Error::NoReplicaAvailable, "no replica available"),
+            (
+                Error::MasterUnavailable("h:1: closed".into()),
+                "master unavailable: h:1: closed",
+            ),
+            (
+                Error::RoleMismatch {
+                    addr: "h:1".into(),
+                    expected: "replica",
+                    actual: "master".into(),
+                },
+                "h:1 should be a replica but reports role 'master'",
+            ),
+            (Error::DeadlineExceeded, "deadline exceeded"),
+            (Error::Server("ERR x".into()), "server error: ERR x"),
+            (Error::Io("h:1: reset".into()), "connection error: h:1: reset"),
+            (Error::Protocol("bad".into()), "protocol error: bad"),
+            (
+                Error::Config("'x' is not host:port".into()),
+                "configuration error: 'x' is not host:port",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text, "{e:?}");
+        }
+    }
+
+    /// What the builder returns for a bad address: the parse error itself, not its text wrapped again.
+    #[test]
+    fn a_builder_error_reads_once() {
+        let e = crate::Client::builder()
+            .sentinel("nohost")
+            .master_name("m")
+            .build()
+            .unwrap_err();
+        assert_eq!(e, Error::Config("'nohost' is not host:port".into()));
+        assert_eq!(e.to_string(), "configuration error: 'nohost' is not host:port");
+    }
+}
