@@ -32,6 +32,9 @@ pub struct Keyspace {
     /// are versioned, so the map stays as small as the set of watches.
     watched: BTreeMap<Bytes, Watched>,
     next_version: u64,
+    /// Bumped by every change to any key: equal counts mean equal contents, so a full-resync snapshot built at
+    /// one count can be shared with replicas that arrive before the next change.
+    changes: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,6 +132,7 @@ impl Keyspace {
         for k in stored {
             self.touch(&k);
         }
+        self.changes += 1;
         self.entries.clear();
     }
 
@@ -155,7 +159,14 @@ impl Keyspace {
         self.watched.get(key).map_or(0, |w| w.version)
     }
 
+    /// How many changes the keyspace has seen: a snapshot taken at one count describes the keyspace for as long
+    /// as the count stays the same.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
     fn touch(&mut self, key: &[u8]) {
+        self.changes += 1;
         if let Some(w) = self.watched.get_mut(key) {
             self.next_version += 1;
             w.version = self.next_version;

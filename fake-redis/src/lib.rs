@@ -42,6 +42,7 @@ mod command;
 mod commands;
 mod config;
 mod connection;
+mod full_sync;
 mod keyspace;
 mod log;
 mod node;

@@ -224,6 +224,8 @@ pub(crate) struct State {
     pub shutdown: CancellationToken,
     /// Where `CONFIG REWRITE` writes, if anywhere.
     pub config_file: Option<crate::config::ConfigFile>,
+    /// The full-resync reply replicas share while it is current (see [`crate::full_sync`]).
+    pub shared_snapshot: Option<crate::full_sync::SharedSnapshot>,
 }
 
 /// A shared handle to a node's state.
@@ -286,6 +288,7 @@ impl State {
                 exec_multi_emitted: false,
                 shutdown: CancellationToken::new(),
                 config_file: None,
+                shared_snapshot: None,
                 cfg,
             })
         })

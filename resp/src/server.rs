@@ -213,7 +213,17 @@ async fn process<H: Handler, W: AsyncWrite + Unpin>(
             Outcome::Reply(r) => r.encode(proto, &mut out),
             Outcome::Many(rs) => rs.iter().for_each(|r| r.encode(proto, &mut out)),
             Outcome::Silent => {}
-            Outcome::Raw(b) => out.extend_from_slice(&b),
+            Outcome::Raw(b) => {
+                // A full resync's payload is as large as the dataset and shared by every replica syncing from
+                // it: write it from where it lies, never into this batch's buffer.
+                if !out.is_empty() {
+                    handler.traffic(0, out.len());
+                    write_all(wr, &out, cancel).await?;
+                    out.clear();
+                }
+                handler.traffic(0, b.len());
+                write_all(wr, &b, cancel).await?;
+            }
             Outcome::Close(r) => {
                 r.encode(proto, &mut out);
                 next = Next::Close;

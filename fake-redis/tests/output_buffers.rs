@@ -1,0 +1,107 @@
+//! Output buffers of the standalone `fake-redis` binary over real TCP on loopback, against what redis-server
+//! 7.0.15 does with the same input: full resyncs that share one snapshot (issue 16, M1).
+
+#[path = "common/binary.rs"]
+mod binary;
+
+use std::time::Duration;
+
+use binary::Binary;
+use redsim_fake_redis::{Reply, RespConn};
+use redsim_net::Net;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+
+const FAKE_REDIS: &str = env!("CARGO_BIN_EXE_fake-redis");
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(body)
+}
+
+async fn client(port: u16) -> RespConn {
+    RespConn::connect(Net::Tokio, "127.0.0.1", port, TIMEOUT)
+        .await
+        .expect("connect to the binary")
+}
+
+/// A connection with a tiny receive buffer, so that what it never reads stays on the server's side.
+async fn non_reader(port: u16) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket
+        .connect(([127, 0, 0, 1], port).into())
+        .await
+        .expect("connect to the binary")
+}
+
+/// The value of `field` in `INFO section`.
+async fn info_field(c: &mut RespConn, section: &str, field: &str) -> String {
+    let Reply::Bulk(text) = c.call(&["INFO", section]).await.expect("INFO") else {
+        panic!("INFO answered with something other than a bulk string");
+    };
+    let text = String::from_utf8_lossy(&text).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+        .trim()
+        .to_string()
+}
+
+/// Polls `INFO section` until `field` reads `want`; false if it never does within the hang guard.
+async fn wait_for_field(c: &mut RespConn, section: &str, field: &str, want: &str) -> bool {
+    for _ in 0..300 {
+        if info_field(c, section, field).await == want {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+const DATASET_MB: usize = 50;
+const NON_READING_REPLICAS: usize = 10;
+
+#[test]
+fn full_resyncs_to_replicas_that_never_read_share_one_snapshot() {
+    let bin = Binary::start(FAKE_REDIS, &["--port", "0"], None);
+    block_on(async {
+        let mut c = client(bin.port).await;
+        let value = "x".repeat(1024 * 1024);
+        for i in 0..DATASET_MB {
+            assert_eq!(c.call(&["SET", &format!("k{i}"), &value]).await.unwrap(), Reply::ok());
+        }
+        drop(value);
+        let before_kb = bin.rss_kb();
+        let mut replicas = Vec::new();
+        for _ in 0..NON_READING_REPLICAS {
+            let mut s = non_reader(bin.port).await;
+            s.write_all(b"PSYNC ? -1\r\n").await.unwrap();
+            replicas.push(s);
+        }
+        let n = NON_READING_REPLICAS.to_string();
+        assert!(
+            wait_for_field(&mut c, "stats", "sync_full", &n).await,
+            "ten full resyncs started"
+        );
+        // Each transfer is underway (stuck on a peer that reads nothing); let the server settle its memory.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after_kb = bin.rss_kb();
+        let growth_kb = after_kb.saturating_sub(before_kb);
+        let dataset_kb = (DATASET_MB * 1024) as u64;
+        eprintln!(
+            "RSS before {before_kb} kB, after {NON_READING_REPLICAS} stalled full resyncs {after_kb} kB: \
+             +{growth_kb} kB for a {dataset_kb} kB dataset"
+        );
+        // One shared snapshot costs about one dataset; a copy per replica would cost ten or more.
+        assert!(
+            growth_kb < dataset_kb * 5 / 2,
+            "RSS grew by {growth_kb} kB, more than 2.5x the {dataset_kb} kB dataset"
+        );
+        drop(replicas);
+    });
+}
