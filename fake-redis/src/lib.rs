@@ -46,6 +46,7 @@ mod full_sync;
 mod keyspace;
 mod log;
 mod node;
+mod output_limit;
 mod replica_link;
 mod server;
 mod snapshot;
@@ -54,6 +55,7 @@ pub use command::{COMMANDS, CommandSpec, lookup as lookup_command};
 pub use config::{Config, ConfigError, ConfigFile};
 pub use log::{ClientKind, ExecLog, LogEntry, Role};
 pub use node::LinkState;
+pub use output_limit::{OutputClass, OutputLimit, OutputLimits};
 pub use redsim_resp::{Protocol, ProtocolError, Reply, Request, RequestParser, RespConn, decode_reply, glob_match};
 
 use std::io;

@@ -1,5 +1,6 @@
 //! Output buffers of the standalone `fake-redis` binary over real TCP on loopback, against what redis-server
-//! 7.0.15 does with the same input: full resyncs that share one snapshot (issue 16, M1).
+//! 7.0.15 does with the same input: full resyncs that share one snapshot (issue 16, M1),
+//! and `client-output-buffer-limit` disconnecting a replica that never reads.
 
 #[path = "common/binary.rs"]
 mod binary;
@@ -103,5 +104,57 @@ fn full_resyncs_to_replicas_that_never_read_share_one_snapshot() {
             "RSS grew by {growth_kb} kB, more than 2.5x the {dataset_kb} kB dataset"
         );
         drop(replicas);
+    });
+}
+
+#[test]
+fn a_replica_that_never_reads_is_disconnected_at_its_output_buffer_limit() {
+    let bin = Binary::start(FAKE_REDIS, &["--port", "0"], None);
+    block_on(async {
+        let mut c = client(bin.port).await;
+        // Redis never applies a replica hard limit below repl-backlog-size, so lower both.
+        let set = c
+            .call(&[
+                "CONFIG",
+                "SET",
+                "repl-backlog-size",
+                "16kb",
+                "client-output-buffer-limit",
+                "replica 64kb 0 0",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(set, Reply::ok());
+        let got = c.call(&["CONFIG", "GET", "client-output-buffer-limit"]).await.unwrap();
+        assert_eq!(
+            got,
+            Reply::Array(vec![
+                Reply::text("client-output-buffer-limit"),
+                Reply::text("normal 0 0 0 slave 65536 0 0 pubsub 33554432 8388608 60")
+            ])
+        );
+        let mut replica = non_reader(bin.port).await;
+        replica.write_all(b"PSYNC ? -1\r\n").await.unwrap();
+        assert!(wait_for_field(&mut c, "replication", "connected_slaves", "1").await);
+        // Far more than loopback's socket buffers hold: the rest queues on the server until the limit trips.
+        let value = "v".repeat(100 * 1024);
+        let mut writes = 0;
+        while writes < 1000 && info_field(&mut c, "replication", "connected_slaves").await == "1" {
+            for _ in 0..10 {
+                c.call(&["SET", "k", &value]).await.unwrap();
+                writes += 1;
+            }
+        }
+        assert!(
+            wait_for_field(&mut c, "replication", "connected_slaves", "0").await,
+            "the replica is still attached after {writes} writes of 100 kB"
+        );
+        let said = bin.stderr();
+        assert!(
+            said.iter()
+                .any(|l| l.contains("scheduled to be closed ASAP for overcoming of output buffer limits")),
+            "no log line for the disconnection: {said:?}"
+        );
+        drop(replica);
     });
 }

@@ -74,6 +74,12 @@ impl PushSender {
         )
     }
 
+    /// Bytes queued and not yet taken by the connection for writing: the part of the client's pending output
+    /// that pushes make up, which `client-output-buffer-limit` bounds.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// Queues bytes; `false` when the connection already holds more than `limit` unsent bytes (the caller
     /// should disconnect it) or is gone.
     pub fn send(&self, bytes: Bytes, limit: usize) -> bool {
