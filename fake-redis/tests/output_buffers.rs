@@ -1,6 +1,7 @@
 //! Output buffers of the standalone `fake-redis` binary over real TCP on loopback, against what redis-server
 //! 7.0.15 does with the same input: full resyncs that share one snapshot (issue 16, M1),
-//! and `client-output-buffer-limit` disconnecting a replica that never reads.
+//! `client-output-buffer-limit` disconnecting a replica that never reads, and the limit that closes an
+//! unauthenticated connection flooding replies it never reads.
 
 #[path = "common/binary.rs"]
 mod binary;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use binary::Binary;
 use redsim_fake_redis::{Reply, RespConn};
 use redsim_net::Net;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 const FAKE_REDIS: &str = env!("CARGO_BIN_EXE_fake-redis");
@@ -156,5 +157,42 @@ fn a_replica_that_never_reads_is_disconnected_at_its_output_buffer_limit() {
             "no log line for the disconnection: {said:?}"
         );
         drop(replica);
+    });
+}
+
+/// Sends `n` wrong AUTHs in one write, never reading meanwhile, then reads until the server closes or falls
+/// silent: how many bytes came back and whether the server closed the connection.
+async fn flood_wrong_auths(port: u16, n: usize) -> (usize, bool) {
+    let mut s = non_reader(port).await;
+    let one = b"*2\r\n$4\r\nAUTH\r\n$5\r\nwrong\r\n";
+    let batch: Vec<u8> = one.iter().copied().cycle().take(one.len() * n).collect();
+    // The server may close while we still write; what it sent before is what counts.
+    let _ = s.write_all(&batch).await;
+    let mut got = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await {
+            Err(_) => return (got, false),
+            Ok(Ok(0)) | Ok(Err(_)) => return (got, true),
+            Ok(Ok(k)) => got += k,
+        }
+    }
+}
+
+/// `-WRONGPASS invalid username-password pair or user is disabled.\r\n`
+const WRONGPASS_BYTES: usize = 64;
+
+#[test]
+fn an_unauthenticated_flood_of_unread_replies_is_closed_as_redis_closes_it() {
+    let bin = Binary::start(FAKE_REDIS, &["--port", "0", "--requirepass", "secret"], None);
+    block_on(async {
+        // redis-server 7.0.15 (Debian's, with the CVE-2025-21605 fix) answers 256 of these (16384 bytes, its
+        // reply buffer) and closes the connection without a word at 257.
+        assert_eq!(flood_wrong_auths(bin.port, 256).await, (256 * WRONGPASS_BYTES, false));
+        assert_eq!(flood_wrong_auths(bin.port, 257).await, (0, true));
+        assert_eq!(flood_wrong_auths(bin.port, 100_000).await, (0, true));
+        let mut c = client(bin.port).await;
+        assert_eq!(c.call(&["AUTH", "secret"]).await.unwrap(), Reply::ok());
+        assert_eq!(c.call(&["PING"]).await.unwrap(), Reply::Simple("PONG".into()));
     });
 }

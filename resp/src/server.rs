@@ -20,6 +20,16 @@ use crate::request::RequestParser;
 /// `client-query-buffer-limit`: a client whose unparsed input grows past this is disconnected.
 pub const QUERY_BUFFER_LIMIT_BYTES: usize = 1 << 30;
 
+/// Redis reads a connection's input this much at a time (`PROTO_IOBUF_LEN`), so a batch of pipelined requests
+/// is at most about this much, which the unauthenticated output limit below depends on.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// Most reply bytes an unauthenticated connection may have pending. Redis 7.0.15 (with the CVE-2025-21605 fix)
+/// closes such a connection, sending nothing more, as soon as its replies overflow its 16 KB reply buffer: a
+/// client that has not authenticated and does not read cannot make the server hold its output. 256 wrong AUTHs
+/// in one write get their 256 errors (16,384 bytes); 257 get a closed connection.
+pub const UNAUTHENTICATED_OUTPUT_LIMIT_BYTES: usize = 16 * 1024;
+
 /// A reply that arrives later (WAIT): the connection sends nothing else until it resolves.
 pub type Pending = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
@@ -151,9 +161,10 @@ pub async fn serve_connection<H: Handler>(
         }
     };
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut buf = BytesMut::with_capacity(4096);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut parser = RequestParser::new();
     loop {
+        buf.reserve(READ_CHUNK_BYTES);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
@@ -201,6 +212,8 @@ async fn process<H: Handler, W: AsyncWrite + Unpin>(
 ) -> Result<Next, ()> {
     let mut out = BytesMut::new();
     let mut next = Next::Continue;
+    // Asked only once the batch's output is large, and not again once it said yes.
+    let mut authenticated = false;
     loop {
         let req = match parser.parse(buf, handler.authenticated(id)) {
             Ok(Some(req)) => req,
@@ -244,6 +257,12 @@ async fn process<H: Handler, W: AsyncWrite + Unpin>(
                     r = pending => r,
                 };
                 reply.encode(proto, &mut out);
+            }
+        }
+        if out.len() > UNAUTHENTICATED_OUTPUT_LIMIT_BYTES && !authenticated {
+            authenticated = handler.authenticated(id);
+            if !authenticated {
+                return Ok(Next::Close);
             }
         }
     }
