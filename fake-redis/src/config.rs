@@ -4,6 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use redsim_resp::glob_match;
 
+use crate::output_limit::OutputLimits;
+
 /// A node's `redis.conf` as `CONFIG REWRITE` leaves it: it outlives the node, so a restarted node starts from
 /// what was last rewritten. Sentinel rewrites the config of every node it reconfigures, which is why a promoted
 /// master restarts as a master and a demoted one as a replica of the new master.
@@ -68,6 +70,8 @@ pub struct Config {
     /// Most bytes the execution log keeps (as [`LogEntry::size_bytes`](crate::LogEntry::size_bytes) counts
     /// them) before it counts drops instead.
     pub log_max_bytes: usize,
+    /// `client-output-buffer-limit`: the unsent output each class of client may hold before it is closed.
+    pub client_output_buffer_limit: OutputLimits,
 }
 
 /// The execution log's default byte limit: 256 MiB, about a million entries of typical size.
@@ -96,6 +100,7 @@ impl Default for Config {
             seed: 0,
             log_limit: 1_000_000,
             log_max_bytes: LOG_MAX_BYTES,
+            client_output_buffer_limit: OutputLimits::default(),
         }
     }
 }
@@ -117,6 +122,7 @@ const PARAMS: &[(&str, &[&str])] = &[
     ("repl-backlog-size", &[]),
     ("repl-timeout", &[]),
     ("repl-ping-replica-period", &["repl-ping-slave-period"]),
+    ("client-output-buffer-limit", &[]),
     // Read-only here: the fake never evicts, so it reports Redis's defaults and refuses to change them.
     ("maxmemory", &[]),
     ("maxmemory-policy", &[]),
@@ -159,6 +165,7 @@ impl Config {
             "repl-backlog-size" => self.repl_backlog_size.to_string(),
             "repl-timeout" => self.repl_timeout_s.to_string(),
             "repl-ping-replica-period" => self.repl_ping_replica_period_s.to_string(),
+            "client-output-buffer-limit" => self.client_output_buffer_limit.to_config_string(),
             "maxmemory" => "0".into(),
             "maxmemory-policy" => "noeviction".into(),
             _ => return None,
@@ -230,6 +237,9 @@ impl Config {
             }
             "repl-timeout" => self.repl_timeout_s = number(value, 1, i32::MAX as i64)? as u32,
             "repl-ping-replica-period" => self.repl_ping_replica_period_s = number(value, 1, i32::MAX as i64)? as u32,
+            "client-output-buffer-limit" => {
+                self.client_output_buffer_limit = self.client_output_buffer_limit.with_update(value).map_err(invalid)?
+            }
             _ => return Err(invalid("unsupported by the fake")),
         }
         Ok(())

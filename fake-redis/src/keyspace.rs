@@ -8,6 +8,24 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+/// Below this size a key or value is copied out of the buffer it arrived in before it is stored (Redis's
+/// `PROTO_MBULK_BIG_ARG`, 32 KB, draws the same line).
+///
+/// A request's arguments are slices of its connection's read buffer, and a stored slice keeps the whole buffer
+/// alive: without the copy, a 10-byte value set in its own read would hold a 16 KB buffer for as long as the
+/// key lives. An argument this large or larger has a buffer of about its own size, so it is kept as it is,
+/// without a copy, as Redis keeps a big argument's buffer as the value.
+pub const OWN_COPY_BELOW_BYTES: usize = 32 * 1024;
+
+/// The bytes in an allocation of their own, unless large (see [`OWN_COPY_BELOW_BYTES`]).
+fn own(b: Bytes) -> Bytes {
+    if b.len() < OWN_COPY_BELOW_BYTES {
+        Bytes::copy_from_slice(&b)
+    } else {
+        b
+    }
+}
+
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -32,6 +50,9 @@ pub struct Keyspace {
     /// are versioned, so the map stays as small as the set of watches.
     watched: BTreeMap<Bytes, Watched>,
     next_version: u64,
+    /// Bumped by every change to any key: equal counts mean equal contents, so a full-resync snapshot built at
+    /// one count can be shared with replicas that arrive before the next change.
+    changes: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,6 +82,7 @@ impl Keyspace {
     /// Stores a value, replacing any entry.
     pub fn set(&mut self, key: Bytes, value: Bytes, expire_at_ms: Option<u64>) {
         self.touch(&key);
+        let (key, value) = (own(key), own(value));
         self.entries.insert(key, Entry { value, expire_at_ms });
     }
 
@@ -129,6 +151,7 @@ impl Keyspace {
         for k in stored {
             self.touch(&k);
         }
+        self.changes += 1;
         self.entries.clear();
     }
 
@@ -155,7 +178,14 @@ impl Keyspace {
         self.watched.get(key).map_or(0, |w| w.version)
     }
 
+    /// How many changes the keyspace has seen: a snapshot taken at one count describes the keyspace for as long
+    /// as the count stays the same.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
     fn touch(&mut self, key: &[u8]) {
+        self.changes += 1;
         if let Some(w) = self.watched.get_mut(key) {
             self.next_version += 1;
             w.version = self.next_version;

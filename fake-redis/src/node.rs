@@ -21,15 +21,10 @@ use crate::command::{self, CommandSpec};
 use crate::config::Config;
 use crate::keyspace::Keyspace;
 use crate::log::{ClientKind, ExecLog, LogEntry, Role};
+use crate::output_limit::{OutputClass, OutputLimits};
 use redsim_resp::encode_multibulk;
 use redsim_resp::{Protocol, Reply};
 
-/// Output queued for a Pub/Sub client before it is disconnected (`client-output-buffer-limit pubsub 32mb`).
-pub const PUBSUB_OUTPUT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
-/// Output queued for a replica before it is disconnected (`client-output-buffer-limit replica 256mb`).
-pub const REPLICA_OUTPUT_LIMIT_BYTES: usize = 256 * 1024 * 1024;
-/// Output queued for any other client (MONITOR) before it is disconnected.
-pub const NORMAL_OUTPUT_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 /// Longest argument kept in the execution log.
 const LOG_ARG_MAX_CHARS: usize = 200;
 /// Most arguments one execution-log entry keeps, the command's name included (Redis's SLOWLOG keeps 32).
@@ -72,9 +67,46 @@ pub(crate) struct Client {
     pub last_cmd: String,
     pub push: Option<PushSender>,
     pub cancel: CancellationToken,
+    /// When (Unix seconds) its unsent output went over its class's soft limit, while it stays over.
+    pub obuf_soft_since_s: Option<u64>,
 }
 
 impl Client {
+    /// The class whose `client-output-buffer-limit` applies, as Redis's `getClientType` decides it.
+    pub(crate) fn output_class(&self) -> OutputClass {
+        if self.kind == ClientKind::Replica && !self.monitor {
+            OutputClass::Replica
+        } else if self.subscriptions() > 0 {
+            OutputClass::PubSub
+        } else {
+            OutputClass::Normal
+        }
+    }
+
+    /// Whether its unsent pushed output is over its class's limit at `now_s` (updating its soft-limit clock),
+    /// as Redis's `checkClientOutputBufferLimits`; never for a client already being closed.
+    fn output_over_limit(&mut self, limits: &OutputLimits, repl_backlog_bytes: u64, now_s: u64) -> bool {
+        let Some(push) = &self.push else { return false };
+        if self.cancel.is_cancelled() {
+            return false;
+        }
+        let used = push.queued_bytes() as u64;
+        let class = self.output_class();
+        // Redis skips a client with nothing pending (except replicas, whose stream is shared).
+        if used == 0 && class != OutputClass::Replica {
+            return false;
+        }
+        // A replica limit below the backlog would drop replicas that a partial resync just re-attached.
+        let floor = if class == OutputClass::Replica {
+            repl_backlog_bytes
+        } else {
+            0
+        };
+        limits
+            .of(class)
+            .exceeded(used, floor, &mut self.obuf_soft_since_s, now_s)
+    }
+
     pub(crate) fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
@@ -230,6 +262,8 @@ pub(crate) struct State {
     pub shutdown: CancellationToken,
     /// Where `CONFIG REWRITE` writes, if anywhere.
     pub config_file: Option<crate::config::ConfigFile>,
+    /// The full-resync reply replicas share while it is current (see [`crate::full_sync`]).
+    pub shared_snapshot: Option<crate::full_sync::SharedSnapshot>,
 }
 
 /// A shared handle to a node's state.
@@ -294,6 +328,7 @@ impl State {
                 exec_multi_emitted: false,
                 shutdown: CancellationToken::new(),
                 config_file: None,
+                shared_snapshot: None,
                 cfg,
             })
         })
@@ -354,6 +389,7 @@ impl State {
                 last_cmd: "NULL".into(),
                 push,
                 cancel,
+                obuf_soft_since_s: None,
             },
         );
         if kind != ClientKind::Master {
@@ -664,38 +700,76 @@ impl State {
         self.feed_replicas(buf.freeze());
     }
 
-    /// Appends bytes to the replication stream: the backlog and every attached replica.
+    /// Appends bytes to the replication stream: the backlog and every attached replica. A replica whose
+    /// unsent stream goes over its output limit is disconnected.
     pub(crate) fn feed_replicas(&mut self, bytes: Bytes) {
         if let Some(b) = self.repl.backlog.as_mut() {
             b.append(&bytes);
         }
+        let limits = self.cfg.client_output_buffer_limit;
+        let backlog_bytes = self.cfg.repl_backlog_size as u64;
+        let now_s = self.now_ms() / 1000;
         let mut over_limit = Vec::new();
-        for c in self.clients.values() {
-            if c.replica.is_some()
-                && let Some(p) = &c.push
-                && !p.send(bytes.clone(), REPLICA_OUTPUT_LIMIT_BYTES)
-            {
+        for c in self.clients.values_mut() {
+            if c.replica.is_none() {
+                continue;
+            }
+            let Some(p) = &c.push else { continue };
+            if !p.send(bytes.clone(), usize::MAX) || c.output_over_limit(&limits, backlog_bytes, now_s) {
                 over_limit.push(c.id);
             }
         }
         for id in over_limit {
-            self.kill_client(id);
+            self.close_over_output_limit(id, true);
         }
     }
 
     /// Queues bytes for a client outside request/reply; disconnects it past its output limit.
     pub(crate) fn push_to(&mut self, id: u64, bytes: Bytes) {
-        let Some(c) = self.clients.get(&id) else { return };
-        let limit = if c.subscriptions() > 0 {
-            PUBSUB_OUTPUT_LIMIT_BYTES
-        } else {
-            NORMAL_OUTPUT_LIMIT_BYTES
-        };
-        if let Some(p) = &c.push
-            && !p.send(bytes, limit)
-        {
-            self.kill_client(id);
+        let limits = self.cfg.client_output_buffer_limit;
+        let backlog_bytes = self.cfg.repl_backlog_size as u64;
+        let now_s = self.now_ms() / 1000;
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        let Some(p) = &c.push else { return };
+        if !p.send(bytes, usize::MAX) || c.output_over_limit(&limits, backlog_bytes, now_s) {
+            self.close_over_output_limit(id, true);
         }
+    }
+
+    /// The cron's pass over every client, as Redis's `clientsCron`: a soft limit held long enough closes a
+    /// client even when nothing more is pushed to it.
+    pub(crate) fn enforce_output_limits(&mut self, now_ms: u64) {
+        let limits = self.cfg.client_output_buffer_limit;
+        let backlog_bytes = self.cfg.repl_backlog_size as u64;
+        let mut over_limit = Vec::new();
+        for c in self.clients.values_mut() {
+            if c.output_over_limit(&limits, backlog_bytes, now_ms / 1000) {
+                over_limit.push(c.id);
+            }
+        }
+        for id in over_limit {
+            self.close_over_output_limit(id, false);
+        }
+    }
+
+    /// Disconnects a client over its output limit and says so on stderr in Redis's words (`scheduled` when a
+    /// push found it, as Redis closes it asynchronously then; `closed` from the cron).
+    fn close_over_output_limit(&mut self, id: u64, scheduled: bool) {
+        let Some(c) = self.clients.get(&id) else { return };
+        if c.cancel.is_cancelled() {
+            return;
+        }
+        let line = crate::commands::client::client_line(self, c);
+        let what = if scheduled {
+            "scheduled to be closed ASAP"
+        } else {
+            "closed"
+        };
+        eprintln!(
+            "fake-redis {}: Client {line} {what} for overcoming of output buffer limits.",
+            self.cfg.name
+        );
+        self.kill_client(id);
     }
 
     fn feed_monitors(&mut self, cid: u64, spec: &CommandSpec, args: &[Bytes]) {

@@ -227,6 +227,8 @@ async fn session_run(shared: &Shared, host: &str, port: u16, session: &Cancellat
             let loading_ms = {
                 let mut st = lock(shared);
                 st.ks = ks;
+                // A new keyspace restarts its change count: a snapshot of the old one must not pass for it.
+                st.shared_snapshot = None;
                 st.repl.replid = id;
                 st.repl.replid2 = "0".repeat(40);
                 st.repl.second_offset = -1;

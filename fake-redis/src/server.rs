@@ -105,6 +105,8 @@ async fn cron(weak: std::sync::Weak<std::sync::Mutex<crate::node::State>>) {
             return;
         }
         let now = st.now_ms();
+        crate::full_sync::release_idle(&mut st);
+        st.enforce_output_limits(now);
         if st.role() == Role::Master {
             for key in st.ks.expired_keys(now, EXPIRE_PER_TICK) {
                 st.ks.remove(&key, now);

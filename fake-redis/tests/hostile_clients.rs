@@ -167,3 +167,24 @@ fn huge_commands_and_many_small_ones_leave_memory_flat() {
         "RSS grew by {grown_mb:.1} MB ({before} -> {after} bytes)"
     );
 }
+
+/// Many small keys, each set in a request of its own, cost what they hold. A stored argument used to be a slice
+/// of its connection's read buffer, which keeps the whole buffer alive: one 16 KB buffer per key here, 300 MB for
+/// these 20,000 keys of 16 bytes.
+#[test]
+fn small_keys_set_one_by_one_do_not_hold_their_read_buffers() {
+    let bin = start();
+    let mut c = connect(bin.port);
+    call(&mut c, &[b"PING"], b"+PONG\r\n");
+    let before = bin.rss_bytes().expect("procfs");
+    for i in 0..20_000 {
+        call(
+            &mut c,
+            &[b"SET", format!("key:{i:08}").as_bytes(), b"value"],
+            b"+OK\r\n",
+        );
+    }
+    let after = bin.rss_bytes().expect("procfs");
+    let grown_mb = after.saturating_sub(before) as f64 / (1 << 20) as f64;
+    assert!(grown_mb < 30.0, "RSS grew by {grown_mb:.1} MB for 20,000 small keys");
+}

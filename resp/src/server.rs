@@ -24,8 +24,15 @@ pub const QUERY_BUFFER_LIMIT_BYTES: usize = 1 << 30;
 /// idle client's query buffer: a command of a million arguments must not cost its connection megabytes for
 /// good.
 const QUERY_BUFFER_SHRINK_BYTES: usize = 64 * 1024;
-/// A fresh connection's read buffer.
-const QUERY_BUFFER_INITIAL_BYTES: usize = 4096;
+/// Redis reads a connection's input this much at a time (`PROTO_IOBUF_LEN`), so a batch of pipelined requests
+/// is at most about this much, which the unauthenticated output limit below depends on.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// Most reply bytes an unauthenticated connection may have pending. Redis 7.0.15 (with the CVE-2025-21605 fix)
+/// closes such a connection, sending nothing more, as soon as its replies overflow its 16 KB reply buffer: a
+/// client that has not authenticated and does not read cannot make the server hold its output. 256 wrong AUTHs
+/// in one write get their 256 errors (16,384 bytes); 257 get a closed connection.
+pub const UNAUTHENTICATED_OUTPUT_LIMIT_BYTES: usize = 16 * 1024;
 
 /// A reply that arrives later (WAIT): the connection sends nothing else until it resolves.
 pub type Pending = Pin<Box<dyn Future<Output = Reply> + Send>>;
@@ -79,6 +86,12 @@ impl PushSender {
             rx,
             queued,
         )
+    }
+
+    /// Bytes queued and not yet taken by the connection for writing: the part of the client's pending output
+    /// that pushes make up, which `client-output-buffer-limit` bounds.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Queues bytes; `false` when the connection already holds more than `limit` unsent bytes (the caller
@@ -152,9 +165,10 @@ pub async fn serve_connection<H: Handler>(
         }
     };
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut buf = BytesMut::with_capacity(QUERY_BUFFER_INITIAL_BYTES);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut parser = RequestParser::new();
     loop {
+        buf.reserve(READ_CHUNK_BYTES);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
@@ -178,7 +192,7 @@ pub async fn serve_connection<H: Handler>(
                     Ok(Next::Close) | Err(()) => break,
                 }
                 if buf.is_empty() && buf.capacity() > QUERY_BUFFER_SHRINK_BYTES {
-                    buf = BytesMut::with_capacity(QUERY_BUFFER_INITIAL_BYTES);
+                    buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
                 }
             }
         }
@@ -212,6 +226,8 @@ async fn process<H: Handler, R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
 ) -> Result<Next, ()> {
     let mut out = BytesMut::new();
     let mut next = Next::Continue;
+    // Asked only once the batch's output is large, and not again once it said yes.
+    let mut authenticated = false;
     loop {
         let req = match parser.parse(conn.buf, handler.authenticated(id)) {
             Ok(Some(req)) => req,
@@ -230,7 +246,17 @@ async fn process<H: Handler, R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             Outcome::Reply(r) => r.encode(proto, &mut out),
             Outcome::Many(rs) => rs.iter().for_each(|r| r.encode(proto, &mut out)),
             Outcome::Silent => {}
-            Outcome::Raw(b) => out.extend_from_slice(&b),
+            Outcome::Raw(b) => {
+                // A full resync's payload is as large as the dataset and shared by every replica syncing from
+                // it: write it from where it lies, never into this batch's buffer.
+                if !out.is_empty() {
+                    handler.traffic(0, out.len());
+                    write_all(conn.wr, &out, conn.cancel).await?;
+                    out.clear();
+                }
+                handler.traffic(0, b.len());
+                write_all(conn.wr, &b, conn.cancel).await?;
+            }
             Outcome::Close(r) => {
                 r.encode(proto, &mut out);
                 next = Next::Close;
@@ -241,6 +267,12 @@ async fn process<H: Handler, R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 out.clear();
                 let reply = blocked(handler, pending, conn).await?;
                 reply.encode(proto, &mut out);
+            }
+        }
+        if out.len() > UNAUTHENTICATED_OUTPUT_LIMIT_BYTES && !authenticated {
+            authenticated = handler.authenticated(id);
+            if !authenticated {
+                return Ok(Next::Close);
             }
         }
     }

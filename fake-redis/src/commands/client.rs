@@ -117,7 +117,8 @@ fn list(st: &State, cid: u64, args: &[Bytes]) -> Reply {
 
 /// One line of CLIENT LIST, with Redis 7.0's fields in order. Memory and buffer fields are not modelled and
 /// show fixed values.
-fn client_line(st: &State, c: &Client) -> String {
+/// The client's line in `CLIENT LIST` (also how the log names a client it closes).
+pub(crate) fn client_line(st: &State, c: &Client) -> String {
     let now = st.now_ms();
     let mut flags = String::new();
     match c.kind {

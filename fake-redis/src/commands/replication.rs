@@ -123,7 +123,6 @@ pub(crate) fn psync(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Outco
     }
     let asked_id = args.get(1).map(|a| String::from_utf8_lossy(a).into_owned());
     let asked_offset = args.get(2).and_then(|a| redsim_resp::parse_int(a));
-    let mut out = BytesMut::new();
     let mut partial = None;
     if let (Some(id), Some(off)) = (&asked_id, asked_offset)
         && off > 0
@@ -133,24 +132,22 @@ pub(crate) fn psync(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Outco
             partial = st.repl.backlog.as_ref().and_then(|b| b.since(off as u64));
         }
     }
-    match partial {
+    let reply = match partial {
         Some(rest) => {
             st.repl.sync_partial_ok += 1;
+            let mut out = BytesMut::new();
             out.extend_from_slice(format!("+CONTINUE {}\r\n", st.repl.replid).as_bytes());
             out.extend_from_slice(&rest);
+            out.freeze()
         }
         None => {
             if asked_id.as_deref().is_some_and(|id| id != "?") {
                 st.repl.sync_partial_err += 1;
             }
             st.repl.sync_full += 1;
-            let offset = st.repl.offset();
-            let snapshot = crate::snapshot::encode(&st.ks);
-            out.extend_from_slice(format!("+FULLRESYNC {} {offset}\r\n", st.repl.replid).as_bytes());
-            out.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
-            out.extend_from_slice(&snapshot);
+            crate::full_sync::reply(st)
         }
-    }
+    };
     if let Some(c) = st.clients.get_mut(&cid) {
         let ip = c
             .addr
@@ -166,7 +163,7 @@ pub(crate) fn psync(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Outco
         });
         c.last_cmd = "psync".into();
     }
-    Outcome::Raw(out.freeze())
+    Outcome::Raw(reply)
 }
 
 /// `WAIT numreplicas timeout`.
