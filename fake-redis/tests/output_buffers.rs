@@ -6,6 +6,8 @@
 #[path = "common/binary.rs"]
 mod binary;
 
+use binary::block_on;
+
 use std::time::Duration;
 
 use binary::Binary;
@@ -16,14 +18,6 @@ use tokio::net::{TcpSocket, TcpStream};
 
 const FAKE_REDIS: &str = env!("CARGO_BIN_EXE_fake-redis");
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-fn block_on<F: std::future::Future>(body: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(body)
-}
 
 async fn client(port: u16) -> RespConn {
     RespConn::connect(Net::Tokio, "127.0.0.1", port, TIMEOUT)

@@ -4,6 +4,8 @@
 #[path = "common/binary.rs"]
 mod binary;
 
+use binary::block_on;
+
 use std::time::Duration;
 
 use binary::{Answer, Binary};
@@ -30,15 +32,6 @@ async fn loopback_node() -> Node {
         ..Config::default()
     };
     start(cfg, &ExecLog::new()).await
-}
-
-/// Runs a test body on a single-threaded runtime with real timers and sockets.
-fn block_on<F: std::future::Future>(body: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(body)
 }
 
 #[test]

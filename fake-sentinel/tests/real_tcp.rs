@@ -3,6 +3,8 @@
 #[path = "../../fake-redis/tests/common/binary.rs"]
 mod binary;
 
+use binary::block_on;
+
 use std::time::Duration;
 
 use binary::{Answer, Binary};
@@ -143,12 +145,4 @@ fn the_binary_refuses_to_start_when_the_limit_cannot_hold_a_client() {
         stderr.contains("Your current 'ulimit -n' of 32 is not enough for the server to start."),
         "{stderr}"
     );
-}
-
-fn block_on<F: std::future::Future>(body: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(body)
 }

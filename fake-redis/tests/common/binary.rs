@@ -2,7 +2,7 @@
 //! packages: started under an optional descriptor limit, its port read from its `listening on` line, its
 //! stderr kept for assertions, and killed when dropped so a failing test leaves no process behind.
 //!
-//! fake-sentinel's tests include this file by path; it needs nothing but the standard library.
+//! fake-sentinel's tests include this file by path; it needs nothing but the standard library and tokio.
 
 #![allow(dead_code)]
 
@@ -232,4 +232,13 @@ pub fn tally(answers: &[Answer]) -> (usize, usize, Vec<Answer>) {
         .cloned()
         .collect();
     (admitted, refused, other)
+}
+
+/// Runs a test body on a single-threaded runtime with real timers and sockets.
+pub fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(body)
 }
