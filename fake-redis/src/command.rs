@@ -79,6 +79,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("mset", -3, WRITE),
     // Keys.
     spec("del", -2, WRITE),
+    spec("unlink", -2, WRITE),
+    spec("rename", 3, WRITE),
+    spec("renamenx", 3, WRITE),
+    spec("copy", -3, WRITE),
     spec("exists", -2, READONLY),
     spec("expire", -3, WRITE),
     spec("pexpire", -3, WRITE),

@@ -1,4 +1,4 @@
-//! DEL, EXISTS, EXPIRE family, TTL, PTTL, PERSIST, KEYS, FLUSHALL, FLUSHDB.
+//! DEL, UNLINK, EXISTS, EXPIRE family, TTL, PTTL, PERSIST, KEYS, RENAME, RENAMENX, COPY, FLUSHALL, FLUSHDB.
 
 use bytes::Bytes;
 
@@ -6,16 +6,83 @@ use super::{int_arg, is, syntax_error};
 use crate::node::State;
 use redsim_resp::Reply;
 
+/// `DEL` and `UNLINK` (which frees memory in the background in Redis: here the same thing), each removed key
+/// propagated as the command that removed it.
 pub(crate) fn del(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
+    let name = if is(&args[0], "UNLINK") {
+        &b"UNLINK"[..]
+    } else {
+        &b"DEL"[..]
+    };
     let mut n = 0;
     for k in &args[1..] {
         st.expire_on_access(k, now);
         if st.ks.remove(k, now) {
             n += 1;
-            st.propagate(cid, &[b"DEL", k]);
+            st.propagate(cid, &[name, k]);
         }
     }
     Reply::Int(n)
+}
+
+/// `RENAME src dst` (`nx`: `RENAMENX`): the value and its deadline move to `dst`, replacing what was there
+/// (RENAMENX leaves an existing `dst` alone and answers 0). A missing `src` is an error even when `dst` is the
+/// same key, as Redis looks the source up first.
+pub(crate) fn rename(st: &mut State, cid: u64, args: &[Bytes], now: u64, nx: bool) -> Reply {
+    let (src, dst) = (&args[1], &args[2]);
+    st.expire_on_access(src, now);
+    let Some(entry) = st.ks.get(src, now).cloned() else {
+        return Reply::err("no such key");
+    };
+    if src == dst {
+        return if nx { Reply::Int(0) } else { Reply::ok() };
+    }
+    st.expire_on_access(dst, now);
+    if nx && st.ks.get(dst, now).is_some() {
+        return Reply::Int(0);
+    }
+    st.ks.remove(src, now);
+    st.ks.set(dst.clone(), entry.value, entry.expire_at_ms);
+    st.propagate(cid, &[if nx { b"RENAMENX" } else { b"RENAME" }, src, dst]);
+    if nx { Reply::Int(1) } else { Reply::ok() }
+}
+
+/// `COPY src dst [DB n] [REPLACE]`: 1 when copied (deadline included), 0 when `src` is missing or `dst` exists
+/// without REPLACE. The fake has database 0 only, so `DB` names 0 or is out of range, as SELECT answers.
+pub(crate) fn copy(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
+    let (src, dst) = (&args[1], &args[2]);
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "REPLACE") {
+            replace = true;
+        } else if is(&args[i], "DB") && i + 1 < args.len() {
+            i += 1;
+            match int_arg(&args[i]) {
+                Ok(0) => {}
+                Ok(_) => return Reply::err("DB index is out of range"),
+                Err(e) => return e,
+            }
+        } else {
+            return syntax_error();
+        }
+        i += 1;
+    }
+    if src == dst {
+        return Reply::err("source and destination objects are the same");
+    }
+    st.expire_on_access(src, now);
+    let Some(entry) = st.ks.get(src, now).cloned() else {
+        return Reply::Int(0);
+    };
+    st.expire_on_access(dst, now);
+    if st.ks.get(dst, now).is_some() && !replace {
+        return Reply::Int(0);
+    }
+    st.ks.set(dst.clone(), entry.value, entry.expire_at_ms);
+    let propagated: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+    st.propagate(cid, &propagated);
+    Reply::Int(1)
 }
 
 pub(crate) fn exists(st: &mut State, args: &[Bytes], now: u64) -> Reply {
