@@ -92,6 +92,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("persist", 2, WRITE),
     spec("dbsize", 1, READONLY),
     spec("keys", 2, READONLY),
+    spec("scan", -2, READONLY),
     spec("flushall", -1, WRITE),
     spec("flushdb", -1, WRITE),
     spec("type", 2, READONLY),

@@ -609,6 +609,7 @@ impl State {
             "persist" => keys::persist(self, cid, args, key_now),
             "dbsize" => Reply::Int(self.ks.len() as i64),
             "keys" => keys::keys(self, args, key_now),
+            "scan" => keys::scan(self, args, key_now),
             "flushall" | "flushdb" => keys::flush(self, cid, spec.name, args),
             "info" => server::info(self, args),
             "role" => server::role(self),

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use redsim_fake_redis::{Protocol, RespConn};
+use redsim_fake_redis::{Protocol, Reply, RespConn};
 use tokio::time::sleep;
 
 /// A request written as space-separated arguments (sent as a multibulk), or raw bytes when it starts with '!'.
@@ -556,6 +556,49 @@ fn connections_beyond_maxclients_are_refused() -> turmoil::Result {
         );
         let stats = a.call(&["INFO", "stats"]).await?;
         assert_eq!(info_field(&stats, "rejected_connections").as_deref(), Some("1"));
+        Ok(())
+    });
+    cluster.run(&mut sim)
+}
+
+/// SCAN's guarantee, which clients rely on to walk a keyspace: every key present for the whole iteration comes
+/// back exactly once, in small steps, while other keys come and go between the calls; and the cursor ends at 0.
+#[test]
+fn scan_returns_every_key_that_stays_exactly_once() -> turmoil::Result {
+    let mut sim = redsim::sim_builder(21, &network(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let mut cluster = deployment(21, 0, 1).install(&mut sim);
+    cluster.client(&mut sim, "app", async move {
+        let mut c = connect("redis-1").await;
+        for i in 0..50 {
+            c.call(&["SET", &format!("stay:{i}"), "v"]).await?;
+        }
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor = "0".to_string();
+        let mut calls = 0;
+        loop {
+            let reply = c.call(&["SCAN", &cursor, "COUNT", "3", "MATCH", "stay:*"]).await?;
+            let (next, keys) = match reply.as_array() {
+                Some([next, keys]) => (next.clone(), keys.clone()),
+                _ => panic!("SCAN answered {reply:?}"),
+            };
+            seen.extend(keys.as_array().unwrap_or_default().iter().filter_map(Reply::as_text));
+            // Keys that come and go during the iteration: they may or may not be returned.
+            c.call(&["SET", &format!("come:{calls}"), "v"]).await?;
+            c.call(&["DEL", &format!("come:{}", calls / 2)]).await?;
+            calls += 1;
+            cursor = next.as_text().expect("a cursor");
+            if cursor == "0" {
+                break;
+            }
+            assert!(calls < 100, "SCAN never ended");
+        }
+        seen.sort();
+        let mut want: Vec<String> = (0..50).map(|i| format!("stay:{i}")).collect();
+        want.sort();
+        assert_eq!(seen, want);
+        assert!(calls >= 50 / 3, "{calls} calls of COUNT 3 for 50 keys");
         Ok(())
     });
     cluster.run(&mut sim)

@@ -1,4 +1,5 @@
-//! DEL, UNLINK, EXISTS, EXPIRE family, TTL, PTTL, PERSIST, KEYS, RENAME, RENAMENX, COPY, FLUSHALL, FLUSHDB.
+//! DEL, UNLINK, EXISTS, EXPIRE family, TTL, PTTL, PERSIST, KEYS, SCAN, RENAME, RENAMENX, COPY, FLUSHALL,
+//! FLUSHDB.
 
 use bytes::Bytes;
 
@@ -201,4 +202,82 @@ pub(crate) fn type_of(st: &mut State, args: &[Bytes], now: u64) -> Reply {
         Some(_) => Reply::Simple("string".into()),
         None => Reply::Simple("none".into()),
     }
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
+///
+/// Redis walks its hash table in an order that survives inserts and deletes between calls, which gives SCAN its
+/// guarantee: a key present for the whole iteration is returned at least once. The fake walks keys in the order
+/// of a fixed 64-bit hash of each key, and the cursor is the hash to resume from, which keeps the same
+/// guarantee (and exactly once, as no table is resized under it). COUNT keys are visited per call, then MATCH
+/// and TYPE filter them, as in Redis, so a call may return none while the cursor is not yet 0.
+pub(crate) fn scan(st: &mut State, args: &[Bytes], now: u64) -> Reply {
+    let Some(cursor) = scan_cursor(&args[1]) else {
+        return Reply::err("invalid cursor");
+    };
+    let (mut pattern, mut count, mut type_name) = (None, 10usize, None);
+    let mut i = 2;
+    while i < args.len() {
+        let value = args.get(i + 1);
+        match value {
+            Some(v) if is(&args[i], "MATCH") => pattern = Some(v),
+            Some(v) if is(&args[i], "COUNT") => match int_arg(v) {
+                Ok(n) if n >= 1 => count = n as usize,
+                Ok(_) => return syntax_error(),
+                Err(e) => return e,
+            },
+            Some(v) if is(&args[i], "TYPE") => type_name = Some(v),
+            _ => return syntax_error(),
+        }
+        i += 2;
+    }
+    let mut order: Vec<(u64, &Bytes)> = st
+        .ks
+        .iter()
+        .filter(|(_, e)| !e.is_expired(now))
+        .map(|(k, _)| (scan_hash(k), k))
+        .filter(|(h, _)| *h >= cursor)
+        .collect();
+    order.sort_unstable();
+    // Visit `count` keys, and never split keys of one hash between two calls: the cursor could not tell them apart.
+    let mut end = order.len().min(count);
+    while end < order.len() && end > 0 && order[end].0 == order[end - 1].0 {
+        end += 1;
+    }
+    let next = order.get(end).map_or(0, |(h, _)| *h);
+    let keys: Vec<Reply> = order[..end]
+        .iter()
+        .filter(|(_, k)| pattern.is_none_or(|p| redsim_resp::glob_match(p, k)))
+        .filter(|_| type_name.is_none_or(|t| is(t, "string")))
+        .map(|(_, k)| Reply::Bulk((*k).clone()))
+        .collect();
+    Reply::Array(vec![Reply::Bulk(next.to_string().into()), Reply::Array(keys)])
+}
+
+/// A cursor as Redis reads one (`strtoull`): decimal, an optional sign (`-1` wraps to 2^64 - 1), nothing else,
+/// and within 64 bits.
+fn scan_cursor(arg: &[u8]) -> Option<u64> {
+    let (neg, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// Where a key falls in SCAN's order: FNV-1a, never 0 (a cursor of 0 means the iteration is over).
+fn scan_hash(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h | 1
 }
