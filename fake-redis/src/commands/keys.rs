@@ -1,4 +1,4 @@
-//! DEL, UNLINK, EXISTS, EXPIRE family, TTL, PTTL, PERSIST, KEYS, SCAN, RENAME, RENAMENX, COPY, FLUSHALL,
+//! DEL, UNLINK, EXISTS, EXPIRE family, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST, KEYS, SCAN, RENAME, RENAMENX, COPY, FLUSHALL,
 //! FLUSHDB.
 
 use bytes::Bytes;
@@ -97,7 +97,7 @@ pub(crate) fn exists(st: &mut State, args: &[Bytes], now: u64) -> Reply {
     Reply::Int(n)
 }
 
-/// EXPIRE / PEXPIRE (relative, `unit_ms` per unit) and PEXPIREAT (absolute), with NX, XX, GT, LT.
+/// EXPIRE / PEXPIRE (relative, `unit_ms` per unit) and EXPIREAT / PEXPIREAT (absolute), with NX, XX, GT, LT.
 pub(crate) fn expire(st: &mut State, cid: u64, args: &[Bytes], now: u64, unit_ms: i64, absolute: bool) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let v = match int_arg(&args[2]) {
@@ -154,14 +154,16 @@ pub(crate) fn expire(st: &mut State, cid: u64, args: &[Bytes], now: u64, unit_ms
     Reply::Int(1)
 }
 
-pub(crate) fn ttl(st: &mut State, args: &[Bytes], now: u64, unit_ms: u64) -> Reply {
+/// `TTL`/`PTTL` (time left, in `unit_ms` units, rounded) and, with `absolute`, `EXPIRETIME`/`PEXPIRETIME` (the
+/// deadline itself); -2 for a missing key, -1 for one without a deadline.
+pub(crate) fn ttl(st: &mut State, args: &[Bytes], now: u64, unit_ms: u64, absolute: bool) -> Reply {
     st.expire_on_access(&args[1], now);
     match st.ks.get(&args[1], now) {
         None => Reply::Int(-2),
         Some(e) => match e.expire_at_ms {
             None => Reply::Int(-1),
             Some(t) => {
-                let left = t.saturating_sub(now);
+                let left = if absolute { t } else { t.saturating_sub(now) };
                 Reply::Int(((left + unit_ms / 2) / unit_ms) as i64)
             }
         },
