@@ -1,4 +1,5 @@
-//! The keyspace: string keys and values with optional expiry deadlines.
+//! The keyspace: keys, what each holds (an [`Object`]: string, hash, list, set or sorted set) and optional
+//! expiry deadlines.
 //!
 //! Deadlines are absolute Unix milliseconds on the network's clock (simulated time under turmoil), as Redis
 //! replicates them (`PEXPIREAT`, `SET ... PXAT`), so a replica judges expiry exactly like its master. A `BTreeMap`
@@ -7,6 +8,11 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use redsim_resp::Reply;
+
+use crate::hash::Hash;
+use crate::object::{Object, Set, Value};
+use crate::zset::ZSet;
 
 /// Below this size a key or value is copied out of the buffer it arrived in before it is stored (Redis's
 /// `PROTO_MBULK_BIG_ARG`, 32 KB, draws the same line).
@@ -18,7 +24,7 @@ use bytes::Bytes;
 pub const OWN_COPY_BELOW_BYTES: usize = 32 * 1024;
 
 /// The bytes in an allocation of their own, unless large (see [`OWN_COPY_BELOW_BYTES`]).
-fn own(b: Bytes) -> Bytes {
+pub(crate) fn own(b: Bytes) -> Bytes {
     if b.len() < OWN_COPY_BELOW_BYTES {
         Bytes::copy_from_slice(&b)
     } else {
@@ -27,10 +33,10 @@ fn own(b: Bytes) -> Bytes {
 }
 
 /// One stored value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// The string value.
-    pub value: Bytes,
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    /// What the key holds.
+    pub value: Object,
     /// When it expires, in Unix milliseconds.
     pub expire_at_ms: Option<u64>,
 }
@@ -43,8 +49,8 @@ impl Entry {
 }
 
 /// The whole keyspace of database 0 (the fake supports only database 0, as Sentinel deployments use).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Keyspace {
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Keyspace {
     entries: BTreeMap<Bytes, Entry>,
     /// Keys some connection WATCHes: how many watch it, and the version of its last change. Only watched keys
     /// are versioned, so the map stays as small as the set of watches.
@@ -79,11 +85,33 @@ impl Keyspace {
         self.entries.get_mut(key).filter(|e| !e.is_expired(now_ms))
     }
 
-    /// Stores a value, replacing any entry.
+    /// Stores a string, replacing any entry.
     pub fn set(&mut self, key: Bytes, value: Bytes, expire_at_ms: Option<u64>) {
+        self.set_object(key, Object::String(own(value)), expire_at_ms);
+    }
+
+    /// Stores any value, replacing any entry.
+    pub fn set_object(&mut self, key: Bytes, value: Object, expire_at_ms: Option<u64>) {
         self.touch(&key);
-        let (key, value) = (own(key), own(value));
-        self.entries.insert(key, Entry { value, expire_at_ms });
+        self.entries.insert(own(key), Entry { value, expire_at_ms });
+    }
+
+    /// The live string under `key`: `Ok(None)` when there is none, WRONGTYPE when the key holds something else.
+    pub fn get_string(&self, key: &[u8], now_ms: u64) -> Result<Option<&Bytes>, Reply> {
+        match self.get(key, now_ms).map(|e| &e.value) {
+            None => Ok(None),
+            Some(Object::String(s)) => Ok(Some(s)),
+            Some(_) => Err(wrong_type()),
+        }
+    }
+
+    /// Deletes `key` if it holds an aggregate with nothing left in it, as Redis deletes a hash, list, set or
+    /// sorted set that loses its last element.
+    pub fn remove_if_empty(&mut self, key: &[u8]) {
+        if self.entries.get(key).is_some_and(|e| e.value.is_empty_aggregate()) {
+            self.entries.remove(key);
+            self.touch(key);
+        }
     }
 
     /// Removes a key whatever its expiry; returns whether it was live at `now_ms`.
@@ -197,15 +225,84 @@ impl Keyspace {
         self.entries.iter()
     }
 
-    /// The live contents at `now_ms` as `(key, value)` pairs: what two nodes must agree on after replication.
-    pub fn live_pairs(&self, now_ms: u64) -> Vec<(Bytes, Bytes)> {
+    /// The live contents at `now_ms` as `(key, value, deadline)`: what two nodes must agree on after
+    /// replication.
+    pub fn live_values(&self, now_ms: u64) -> Vec<(Bytes, Value, Option<u64>)> {
         self.entries
             .iter()
             .filter(|(_, e)| !e.is_expired(now_ms))
-            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .map(|(k, e)| (k.clone(), e.value.to_value(), e.expire_at_ms))
             .collect()
     }
 }
+
+/// The error for a command on a key that holds another kind of value.
+pub(crate) fn wrong_type() -> Reply {
+    Reply::Error("WRONGTYPE Operation against a key holding the wrong kind of value".into())
+}
+
+/// For each aggregate type: a reader (`Ok(None)` for a missing key, WRONGTYPE for another type), a writer on an
+/// existing key, and a writer that creates the key empty when it is missing. A writer counts as a change for
+/// WATCH (see [`Keyspace::get_mut`]); callers follow a removal with [`Keyspace::remove_if_empty`].
+macro_rules! typed_access {
+    ($get:ident, $get_mut:ident, $create:ident, $variant:ident, $ty:ty) => {
+        impl Keyspace {
+            #[allow(dead_code)]
+            pub fn $get(&self, key: &[u8], now_ms: u64) -> Result<Option<&$ty>, Reply> {
+                match self.get(key, now_ms).map(|e| &e.value) {
+                    None => Ok(None),
+                    Some(Object::$variant(v)) => Ok(Some(v)),
+                    Some(_) => Err(wrong_type()),
+                }
+            }
+
+            #[allow(dead_code)]
+            pub fn $get_mut(&mut self, key: &[u8], now_ms: u64) -> Result<Option<&mut $ty>, Reply> {
+                match self.get(key, now_ms).map(|e| &e.value) {
+                    None => return Ok(None),
+                    Some(Object::$variant(_)) => {}
+                    Some(_) => return Err(wrong_type()),
+                }
+                match self.get_mut(key, now_ms).map(|e| &mut e.value) {
+                    Some(Object::$variant(v)) => Ok(Some(v)),
+                    _ => Ok(None),
+                }
+            }
+
+            #[allow(dead_code)]
+            pub fn $create(&mut self, key: &Bytes, now_ms: u64) -> Result<&mut $ty, Reply> {
+                match self.get(key, now_ms).map(|e| &e.value) {
+                    Some(Object::$variant(_)) => {}
+                    Some(_) => return Err(wrong_type()),
+                    // Nothing live: an expired entry (on a replica, waiting for its DEL) is replaced.
+                    None => {
+                        self.entries.remove(&key[..]);
+                    }
+                }
+                self.touch(key);
+                let entry = self.entries.entry(own(key.clone())).or_insert_with(|| Entry {
+                    value: Object::$variant(<$ty>::default()),
+                    expire_at_ms: None,
+                });
+                match &mut entry.value {
+                    Object::$variant(v) => Ok(v),
+                    _ => Err(wrong_type()),
+                }
+            }
+        }
+    };
+}
+
+typed_access!(get_hash, hash_mut, hash_or_create, Hash, Hash);
+typed_access!(
+    get_list,
+    list_mut,
+    list_or_create,
+    List,
+    std::collections::VecDeque<Bytes>
+);
+typed_access!(get_set, set_mut, set_or_create, Set, Set);
+typed_access!(get_zset, zset_mut, zset_or_create, ZSet, ZSet);
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@
 //! error strings. Every command it executes lands in an [`ExecLog`] with the node's role at that instant: the
 //! ground truth the simulation's checkers read.
 //!
-//! What it simplifies, on purpose: one database (0), string values only, no persistence (a full resync
+//! What it simplifies, on purpose: one database (0), no persistence (a full resync
 //! sends a snapshot in a format of our own instead of RDB, and loads instantly), no ACL users besides
 //! `default`, no blocking commands besides WAIT.
 //!
@@ -43,18 +43,22 @@ mod commands;
 mod config;
 mod connection;
 mod full_sync;
+mod hash;
 mod keyspace;
 mod log;
 mod node;
+mod object;
 mod output_limit;
 mod replica_link;
 mod server;
 mod snapshot;
+mod zset;
 
 pub use command::{COMMANDS, CommandSpec, lookup as lookup_command};
 pub use config::{Config, ConfigError, ConfigFile, LOG_MAX_BYTES};
 pub use log::{ClientKind, ExecLog, LogEntry, Role};
 pub use node::LinkState;
+pub use object::Value;
 pub use output_limit::{OutputClass, OutputLimit, OutputLimits};
 pub use redsim_resp::{Protocol, ProtocolError, Reply, Request, RequestParser, RespConn, decode_reply, glob_match};
 
@@ -159,9 +163,16 @@ impl Node {
     }
 
     /// The live keys and values right now, in key order.
-    pub fn live_data(&self) -> Vec<(Bytes, Bytes)> {
+    pub fn live_data(&self) -> Vec<(Bytes, Value)> {
+        self.digest().into_iter().map(|(k, v, _)| (k, v)).collect()
+    }
+
+    /// Every live key with its value and deadline (Unix ms), in key order: what a replica must agree on with
+    /// its master once replication has caught up. Unlike `DEBUG DIGEST` it is plain data, so a test that
+    /// finds two nodes apart can show the key that differs.
+    pub fn digest(&self) -> Vec<(Bytes, Value, Option<u64>)> {
         let st = lock(&self.shared);
-        st.ks.live_pairs(st.now_ms())
+        st.ks.live_values(st.now_ms())
     }
 
     /// The execution log it writes to.

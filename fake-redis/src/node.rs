@@ -596,6 +596,20 @@ impl State {
             "strlen" => strings::strlen(self, args, key_now),
             "mget" => strings::mget(self, args, key_now),
             "mset" => strings::mset(self, cid, args),
+            "hset" => hashes::hset(self, cid, args, key_now, false).unwrap_or_else(|e| e),
+            "hmset" => hashes::hset(self, cid, args, key_now, true).unwrap_or_else(|e| e),
+            "hsetnx" => hashes::hsetnx(self, cid, args, key_now).unwrap_or_else(|e| e),
+            "hget" => hashes::hget(self, args, key_now).unwrap_or_else(|e| e),
+            "hmget" => hashes::hmget(self, args, key_now).unwrap_or_else(|e| e),
+            "hgetall" => hashes::hgetall(self, args, key_now).unwrap_or_else(|e| e),
+            "hkeys" => hashes::hkeys(self, args, key_now, false).unwrap_or_else(|e| e),
+            "hvals" => hashes::hkeys(self, args, key_now, true).unwrap_or_else(|e| e),
+            "hdel" => hashes::hdel(self, cid, args, key_now).unwrap_or_else(|e| e),
+            "hexists" => hashes::hexists(self, args, key_now).unwrap_or_else(|e| e),
+            "hlen" => hashes::hlen(self, args, key_now).unwrap_or_else(|e| e),
+            "hstrlen" => hashes::hstrlen(self, args, key_now).unwrap_or_else(|e| e),
+            "hincrby" => hashes::hincrby(self, cid, args, key_now).unwrap_or_else(|e| e),
+            "hscan" => hashes::hscan(self, args, key_now).unwrap_or_else(|e| e),
             "del" | "unlink" => keys::del(self, cid, args, key_now),
             "rename" => keys::rename(self, cid, args, key_now, false),
             "renamenx" => keys::rename(self, cid, args, key_now, true),
@@ -612,7 +626,8 @@ impl State {
             "persist" => keys::persist(self, cid, args, key_now),
             "dbsize" => Reply::Int(self.ks.len() as i64),
             "keys" => keys::keys(self, args, key_now),
-            "scan" => keys::scan(self, args, key_now),
+            "scan" => scan::scan(self, args, key_now).unwrap_or_else(|e| e),
+            "object" => keys::object(self, args, key_now),
             "flushall" | "flushdb" => keys::flush(self, cid, spec.name, args),
             "info" => server::info(self, args),
             "role" => server::role(self),
@@ -699,6 +714,12 @@ impl State {
         if let Some(c) = self.clients.get_mut(&cid) {
             c.woff = off;
         }
+    }
+
+    /// [`State::propagate`] for a command passed on to replicas as it arrived.
+    pub(crate) fn propagate_args(&mut self, cid: u64, args: &[Bytes]) {
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+        self.propagate(cid, &refs);
     }
 
     pub(crate) fn feed_replicas_args(&mut self, args: &[&[u8]]) {

@@ -1,4 +1,4 @@
-//! DEL, UNLINK, EXISTS, EXPIRE family, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST, KEYS, SCAN, RENAME, RENAMENX, COPY, FLUSHALL,
+//! DEL, UNLINK, EXISTS, TYPE, OBJECT, EXPIRE family, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST, KEYS, RENAME, RENAMENX, COPY, FLUSHALL,
 //! FLUSHDB.
 
 use bytes::Bytes;
@@ -43,7 +43,7 @@ pub(crate) fn rename(st: &mut State, cid: u64, args: &[Bytes], now: u64, nx: boo
         return Reply::Int(0);
     }
     st.ks.remove(src, now);
-    st.ks.set(dst.clone(), entry.value, entry.expire_at_ms);
+    st.ks.set_object(dst.clone(), entry.value, entry.expire_at_ms);
     st.propagate(cid, &[if nx { b"RENAMENX" } else { b"RENAME" }, src, dst]);
     if nx { Reply::Int(1) } else { Reply::ok() }
 }
@@ -80,7 +80,7 @@ pub(crate) fn copy(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply 
     if st.ks.get(dst, now).is_some() && !replace {
         return Reply::Int(0);
     }
-    st.ks.set(dst.clone(), entry.value, entry.expire_at_ms);
+    st.ks.set_object(dst.clone(), entry.value, entry.expire_at_ms);
     let propagated: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
     st.propagate(cid, &propagated);
     Reply::Int(1)
@@ -197,89 +197,65 @@ pub(crate) fn flush(st: &mut State, cid: u64, name: &str, args: &[Bytes]) -> Rep
     Reply::ok()
 }
 
-/// `TYPE key`: `string` for a live key (the fake stores nothing else), `none` otherwise.
+/// `TYPE key`: `string`, `hash`, `list`, `set` or `zset` for a live key, `none` otherwise.
 pub(crate) fn type_of(st: &mut State, args: &[Bytes], now: u64) -> Reply {
     st.expire_on_access(&args[1], now);
-    match st.ks.get(&args[1], now) {
-        Some(_) => Reply::Simple("string".into()),
-        None => Reply::Simple("none".into()),
-    }
+    let name = st.ks.get(&args[1], now).map_or("none", |e| e.value.type_name());
+    Reply::Simple(name.into())
 }
 
-/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
-///
-/// Redis walks its hash table in an order that survives inserts and deletes between calls, which gives SCAN its
-/// guarantee: a key present for the whole iteration is returned at least once. The fake walks keys in the order
-/// of a fixed 64-bit hash of each key, and the cursor is the hash to resume from, which keeps the same
-/// guarantee (and exactly once, as no table is resized under it). COUNT keys are visited per call, then MATCH
-/// and TYPE filter them, as in Redis, so a call may return none while the cursor is not yet 0.
-pub(crate) fn scan(st: &mut State, args: &[Bytes], now: u64) -> Reply {
-    let Some(cursor) = scan_cursor(&args[1]) else {
-        return Reply::err("invalid cursor");
+/// Redis's refcount of a shared object: small integers are one shared object each (`OBJ_SHARED_INTEGERS`).
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+const SHARED_INTEGERS: i64 = 10_000;
+
+/// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP key`. The fake tracks no access times, so IDLETIME is 0, as for
+/// a key just touched; FREQ needs an LFU policy, which the fake has no `maxmemory` for.
+pub(crate) fn object(st: &mut State, args: &[Bytes], now: u64) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    if sub == "help" && args.len() == 2 {
+        let lines = [
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        return Reply::Array(lines.iter().map(|l| Reply::Simple((*l).into())).collect());
+    }
+    if args.len() != 3 || !matches!(sub.as_str(), "encoding" | "refcount" | "idletime" | "freq") {
+        return Reply::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(&args[1])
+        ));
+    }
+    st.expire_on_access(&args[2], now);
+    let Some(entry) = st.ks.get(&args[2], now) else {
+        return Reply::Nil;
     };
-    let (mut pattern, mut count, mut type_name) = (None, 10usize, None);
-    let mut i = 2;
-    while i < args.len() {
-        let value = args.get(i + 1);
-        match value {
-            Some(v) if is(&args[i], "MATCH") => pattern = Some(v),
-            Some(v) if is(&args[i], "COUNT") => match int_arg(v) {
-                Ok(n) if n >= 1 => count = n as usize,
-                Ok(_) => return syntax_error(),
-                Err(e) => return e,
-            },
-            Some(v) if is(&args[i], "TYPE") => type_name = Some(v),
-            _ => return syntax_error(),
-        }
-        i += 2;
+    match sub.as_str() {
+        "encoding" => Reply::Bulk(entry.value.encoding().into()),
+        "refcount" => match &entry.value {
+            crate::object::Object::String(s)
+                if redsim_resp::parse_int(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n)) =>
+            {
+                Reply::Int(SHARED_REFCOUNT)
+            }
+            _ => Reply::Int(1),
+        },
+        "idletime" => Reply::Int(0),
+        _ => Reply::err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching \
+             between policies at runtime LRU and LFU data will take some time to adjust.",
+        ),
     }
-    let mut order: Vec<(u64, &Bytes)> = st
-        .ks
-        .iter()
-        .filter(|(_, e)| !e.is_expired(now))
-        .map(|(k, _)| (scan_hash(k), k))
-        .filter(|(h, _)| *h >= cursor)
-        .collect();
-    order.sort_unstable();
-    // Visit `count` keys, and never split keys of one hash between two calls: the cursor could not tell them apart.
-    let mut end = order.len().min(count);
-    while end < order.len() && end > 0 && order[end].0 == order[end - 1].0 {
-        end += 1;
-    }
-    let next = order.get(end).map_or(0, |(h, _)| *h);
-    let keys: Vec<Reply> = order[..end]
-        .iter()
-        .filter(|(_, k)| pattern.is_none_or(|p| redsim_resp::glob_match(p, k)))
-        .filter(|_| type_name.is_none_or(|t| is(t, "string")))
-        .map(|(_, k)| Reply::Bulk((*k).clone()))
-        .collect();
-    Reply::Array(vec![Reply::Bulk(next.to_string().into()), Reply::Array(keys)])
-}
-
-/// A cursor as Redis reads one (`strtoull`): decimal, an optional sign (`-1` wraps to 2^64 - 1), nothing else,
-/// and within 64 bits.
-fn scan_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for d in digits {
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
-/// Where a key falls in SCAN's order: FNV-1a, never 0 (a cursor of 0 means the iteration is over).
-fn scan_hash(key: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h | 1
 }

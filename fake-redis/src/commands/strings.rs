@@ -8,15 +8,17 @@ use redsim_resp::Reply;
 
 pub(crate) fn get(st: &mut State, args: &[Bytes], now: u64) -> Reply {
     st.expire_on_access(&args[1], now);
-    match st.ks.get(&args[1], now) {
-        Some(e) => {
+    match st.ks.get_string(&args[1], now) {
+        Ok(Some(v)) => {
+            let v = Reply::Bulk(v.clone());
             st.stats.keyspace_hits += 1;
-            Reply::Bulk(e.value.clone())
+            v
         }
-        None => {
+        Ok(None) => {
             st.stats.keyspace_misses += 1;
             Reply::Nil
         }
+        Err(e) => e,
     }
 }
 
@@ -65,16 +67,18 @@ pub(crate) fn set(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
         i += 1;
     }
     st.expire_on_access(&args[1], now);
-    let old = st.ks.get(&args[1], now).cloned();
-    let old_reply = || old.as_ref().map(|e| Reply::Bulk(e.value.clone())).unwrap_or(Reply::Nil);
+    // SET replaces a value of any type, but SET ... GET must return the old one, so it needs a string.
+    let old_value = match st.ks.get_string(&args[1], now) {
+        Ok(v) => v.cloned(),
+        Err(e) if get => return e,
+        Err(_) => None,
+    };
+    let old = st.ks.get(&args[1], now).map(|e| e.expire_at_ms);
+    let old_reply = || old_value.clone().map(Reply::Bulk).unwrap_or(Reply::Nil);
     if (nx && old.is_some()) || (xx && old.is_none()) {
         return if get { old_reply() } else { Reply::Nil };
     }
-    let expire_at = if keepttl {
-        old.as_ref().and_then(|e| e.expire_at_ms)
-    } else {
-        deadline
-    };
+    let expire_at = if keepttl { old.flatten() } else { deadline };
     st.ks.set(args[1].clone(), args[2].clone(), expire_at);
     // Replicas must get an absolute deadline, so relative expiries are rewritten as PXAT (as Redis 7 does).
     match (deadline, keepttl) {
@@ -90,13 +94,14 @@ pub(crate) fn set(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
 
 pub(crate) fn getdel(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
     st.expire_on_access(&args[1], now);
-    match st.ks.get(&args[1], now).map(|e| e.value.clone()) {
-        Some(v) => {
+    match st.ks.get_string(&args[1], now).map(Option::<&Bytes>::cloned) {
+        Ok(Some(v)) => {
             st.ks.remove(&args[1], now);
             st.propagate(cid, &[b"DEL", &args[1]]);
             Reply::Bulk(v)
         }
-        None => Reply::Nil,
+        Ok(None) => Reply::Nil,
+        Err(e) => e,
     }
 }
 
@@ -113,12 +118,14 @@ pub(crate) fn incrby_command(st: &mut State, cid: u64, negate: bool, args: &[Byt
 
 pub(crate) fn incr_by(st: &mut State, cid: u64, key: &Bytes, by: i64, now: u64) -> Reply {
     st.expire_on_access(key, now);
-    let (current, ttl) = match st.ks.get(key, now) {
-        Some(e) => match redsim_resp::parse_int(&e.value) {
-            Some(v) => (v, e.expire_at_ms),
+    let ttl = st.ks.get(key, now).and_then(|e| e.expire_at_ms);
+    let current = match st.ks.get_string(key, now) {
+        Ok(Some(v)) => match redsim_resp::parse_int(v) {
+            Some(v) => v,
             None => return not_an_integer(),
         },
-        None => (0, None),
+        Ok(None) => 0,
+        Err(e) => return e,
     };
     let Some(new) = current.checked_add(by) else {
         return Reply::err("increment or decrement would overflow");
@@ -132,9 +139,10 @@ pub(crate) fn incr_by(st: &mut State, cid: u64, key: &Bytes, by: i64, now: u64) 
 
 pub(crate) fn append(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply {
     st.expire_on_access(&args[1], now);
-    let (mut value, ttl) = match st.ks.get(&args[1], now) {
-        Some(e) => (e.value.to_vec(), e.expire_at_ms),
-        None => (Vec::new(), None),
+    let ttl = st.ks.get(&args[1], now).and_then(|e| e.expire_at_ms);
+    let mut value = match st.ks.get_string(&args[1], now) {
+        Ok(v) => v.map(|v| v.to_vec()).unwrap_or_default(),
+        Err(e) => return e,
     };
     if value.len() + args[2].len() > redsim_resp::BULK_MAX_BYTES as usize {
         return Reply::err("string exceeds maximum allowed size (proto-max-bulk-len)");
@@ -148,19 +156,21 @@ pub(crate) fn append(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Repl
 
 pub(crate) fn strlen(st: &mut State, args: &[Bytes], now: u64) -> Reply {
     st.expire_on_access(&args[1], now);
-    Reply::Int(st.ks.get(&args[1], now).map(|e| e.value.len()).unwrap_or(0) as i64)
+    match st.ks.get_string(&args[1], now) {
+        Ok(v) => Reply::Int(v.map_or(0, |v| v.len()) as i64),
+        Err(e) => e,
+    }
 }
 
 pub(crate) fn mget(st: &mut State, args: &[Bytes], now: u64) -> Reply {
     let mut out = Vec::with_capacity(args.len() - 1);
     for k in &args[1..] {
         st.expire_on_access(k, now);
-        out.push(
-            st.ks
-                .get(k, now)
-                .map(|e| Reply::Bulk(e.value.clone()))
-                .unwrap_or(Reply::Nil),
-        );
+        // MGET answers nil for a key of another type, where GET would refuse it.
+        out.push(match st.ks.get_string(k, now) {
+            Ok(Some(v)) => Reply::Bulk(v.clone()),
+            _ => Reply::Nil,
+        });
     }
     Reply::Array(out)
 }
