@@ -133,7 +133,6 @@ impl PartialEq for Set {
     }
 }
 
-#[allow(dead_code)] // The sorted-set and set commands arrive in the next commits.
 impl Set {
     /// Adds a member; whether it was new. A member that is not a canonical 64-bit integer, or one too many, makes
     /// the set a hash table for good.

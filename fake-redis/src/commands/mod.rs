@@ -5,10 +5,12 @@ pub(crate) mod client;
 pub(crate) mod connection;
 pub(crate) mod hashes;
 pub(crate) mod keys;
+pub(crate) mod lists;
 pub(crate) mod pubsub;
 pub(crate) mod replication;
 pub(crate) mod scan;
 pub(crate) mod server;
+pub(crate) mod sets;
 pub(crate) mod strings;
 pub(crate) mod transaction;
 
