@@ -1,6 +1,7 @@
 //! Properties of the fake over generated inputs, each case a fresh turmoil simulation:
-//! - replication converges: after any sequence of writes on the master (with replication links killed along the
-//!   way), every replica's keyspace and offset equal the master's once the cluster is quiet;
+//! - replication converges: after any sequence of writes over every type on the master (with replication links
+//!   killed along the way, and replicas forced through full resyncs), every replica's digest (type, value and
+//!   deadline of each key) and offset equal the master's once the cluster is quiet;
 //! - no input breaks a node: random and mutated bytes get valid RESP back (or a closed connection), and the node
 //!   still answers afterwards.
 //!
@@ -31,38 +32,86 @@ enum Op {
     Cmd(Vec<String>),
     /// A MULTI ... EXEC block on the master.
     Tx(Vec<Vec<String>>),
-    /// `CLIENT KILL TYPE master` on a replica: its link drops and it resynchronises.
+    /// `CLIENT KILL TYPE master` on a replica: its link drops and it resynchronises (partially).
     KillLink(usize),
+    /// `REPLICAOF NO ONE` then back on a replica: it gets a new replication id, so it needs a full resync.
+    FullResync(usize),
     /// Let simulated time pass.
     Pause(u64),
 }
 
 fn key() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["a", "b", "c", "d", "counter"]).prop_map(String::from)
+    prop::sample::select(vec!["a", "b", "c", "d", "counter", "h", "l", "s"]).prop_map(String::from)
+}
+
+/// Mostly the string keys, sometimes any key.
+fn skey() -> impl Strategy<Value = String> {
+    let strings = prop::sample::select(vec!["a", "b", "c", "d", "counter"]).prop_map(String::from);
+    prop_oneof![6 => strings, 1 => key()]
+}
+
+/// Mostly the key a type's commands share (so aggregates grow and shrink), sometimes any key.
+fn key_of(own: &'static str) -> impl Strategy<Value = String> {
+    prop_oneof![5 => Just(own.to_string()), 1 => key()]
+}
+
+fn field() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["f", "g", "1", "2", "10"]).prop_map(String::from)
+}
+
+fn cmd(parts: &[&str], rest: Vec<String>) -> Vec<String> {
+    parts.iter().map(|p| p.to_string()).chain(rest).collect()
+}
+
+/// Writes on hashes, lists and sets. Keys are shared with the string writes, so some meet a key of another type
+/// and answer WRONGTYPE, which must change nothing anywhere.
+fn aggregate_cmd() -> impl Strategy<Value = Vec<String>> {
+    let value = "[a-z0-9]{0,3}";
+    let side = prop::sample::select(vec!["LEFT", "RIGHT"]);
+    prop_oneof![
+        3 => (key_of("h"), field(), value).prop_map(|(k, f, v)| cmd(&["HSET"], vec![k, f, v])),
+        1 => (key_of("h"), field(), field()).prop_map(|(k, f, g)| cmd(&["HDEL"], vec![k, f, g])),
+        1 => (key_of("h"), field(), -3i64..3).prop_map(|(k, f, n)| cmd(&["HINCRBY"], vec![k, f, n.to_string()])),
+        1 => (key_of("h"), field(), value).prop_map(|(k, f, v)| cmd(&["HSETNX"], vec![k, f, v])),
+        3 => (key_of("l"), prop::collection::vec(value, 1..4), any::<bool>()).prop_map(|(k, vs, left)| {
+            cmd(&[if left { "LPUSH" } else { "RPUSH" }, &k], vs)
+        }),
+        1 => (key_of("l"), 0u8..3).prop_map(|(k, n)| cmd(&["LPOP", &k], vec![n.to_string()])),
+        1 => key_of("l").prop_map(|k| cmd(&["RPOP", &k], vec![])),
+        1 => (key_of("l"), -2i64..3, value).prop_map(|(k, n, v)| cmd(&["LREM", &k], vec![n.to_string(), v])),
+        1 => (key_of("l"), -3i64..3, -3i64..3).prop_map(|(k, a, b)| cmd(&["LTRIM", &k], vec![a.to_string(), b.to_string()])),
+        1 => (key_of("l"), -2i64..2, value).prop_map(|(k, i, v)| cmd(&["LSET", &k], vec![i.to_string(), v])),
+        1 => (key_of("l"), key(), side.clone(), side).prop_map(|(a, b, f, t)| cmd(&["LMOVE", &a, &b, f, t], vec![])),
+        3 => (key_of("s"), prop::collection::vec(field(), 1..4)).prop_map(|(k, ms)| cmd(&["SADD", &k], ms)),
+        1 => (key_of("s"), field()).prop_map(|(k, m)| cmd(&["SREM", &k], vec![m])),
+        1 => key_of("s").prop_map(|k| cmd(&["SPOP", &k], vec![])),
+        1 => (key_of("s"), 0u8..4).prop_map(|(k, n)| cmd(&["SPOP", &k], vec![n.to_string()])),
+    ]
 }
 
 fn write_cmd() -> impl Strategy<Value = Vec<String>> {
     let value = "[a-z0-9]{0,8}";
     prop_oneof![
-        4 => (key(), value).prop_map(|(k, v)| vec!["SET".into(), k, v]),
-        2 => (key(), value, 1u64..3000).prop_map(|(k, v, ms)| vec!["SET".into(), k, v, "PX".into(), ms.to_string()]),
-        1 => (key(), value).prop_map(|(k, v)| vec!["SET".into(), k, v, "NX".into()]),
-        1 => (key(), value).prop_map(|(k, v)| vec!["SET".into(), k, v, "KEEPTTL".into()]),
-        2 => key().prop_map(|k| vec!["DEL".into(), k]),
+        4 => (skey(), value).prop_map(|(k, v)| vec!["SET".into(), k, v]),
+        2 => (skey(), value, 1u64..3000).prop_map(|(k, v, ms)| vec!["SET".into(), k, v, "PX".into(), ms.to_string()]),
+        1 => (skey(), value).prop_map(|(k, v)| vec!["SET".into(), k, v, "NX".into()]),
+        1 => (skey(), value).prop_map(|(k, v)| vec!["SET".into(), k, v, "KEEPTTL".into()]),
+        2 => skey().prop_map(|k| vec!["DEL".into(), k]),
         2 => Just(vec!["INCR".into(), "counter".into()]),
-        1 => (key(), -5i64..5).prop_map(|(k, n)| vec!["INCRBY".into(), k, n.to_string()]),
-        2 => (key(), value).prop_map(|(k, v)| vec!["APPEND".into(), k, v]),
-        1 => (key(), 1u64..3000).prop_map(|(k, ms)| vec!["PEXPIRE".into(), k, ms.to_string()]),
-        1 => key().prop_map(|k| vec!["PERSIST".into(), k]),
-        1 => key().prop_map(|k| vec!["GETDEL".into(), k]),
-        1 => key().prop_map(|k| vec!["UNLINK".into(), k]),
-        1 => (key(), key()).prop_map(|(a, b)| vec!["RENAME".into(), a, b]),
-        1 => (key(), key()).prop_map(|(a, b)| vec!["RENAMENX".into(), a, b]),
-        1 => (key(), key()).prop_map(|(a, b)| vec!["COPY".into(), a, b]),
-        1 => (key(), key()).prop_map(|(a, b)| vec!["COPY".into(), a, b, "REPLACE".into()]),
-        1 => (key(), value, key(), value).prop_map(|(k1, v1, k2, v2)| vec!["MSET".into(), k1, v1, k2, v2]),
-        1 => key().prop_map(|k| vec!["GET".into(), k]),
-        1 => (key(), "[a-z]{1,4}").prop_map(|(c, m)| vec!["PUBLISH".into(), c, m]),
+        1 => (skey(), -5i64..5).prop_map(|(k, n)| vec!["INCRBY".into(), k, n.to_string()]),
+        2 => (skey(), value).prop_map(|(k, v)| vec!["APPEND".into(), k, v]),
+        1 => (skey(), 1u64..3000).prop_map(|(k, ms)| vec!["PEXPIRE".into(), k, ms.to_string()]),
+        1 => skey().prop_map(|k| vec!["PERSIST".into(), k]),
+        1 => skey().prop_map(|k| vec!["GETDEL".into(), k]),
+        1 => skey().prop_map(|k| vec!["UNLINK".into(), k]),
+        1 => (skey(), skey()).prop_map(|(a, b)| vec!["RENAME".into(), a, b]),
+        1 => (skey(), skey()).prop_map(|(a, b)| vec!["RENAMENX".into(), a, b]),
+        1 => (skey(), skey()).prop_map(|(a, b)| vec!["COPY".into(), a, b]),
+        1 => (skey(), skey()).prop_map(|(a, b)| vec!["COPY".into(), a, b, "REPLACE".into()]),
+        1 => (skey(), value, skey(), value).prop_map(|(k1, v1, k2, v2)| vec!["MSET".into(), k1, v1, k2, v2]),
+        1 => skey().prop_map(|k| vec!["GET".into(), k]),
+        1 => (skey(), "[a-z]{1,4}").prop_map(|(c, m)| vec!["PUBLISH".into(), c, m]),
+        24 => aggregate_cmd(),
     ]
 }
 
@@ -71,6 +120,7 @@ fn op() -> impl Strategy<Value = Op> {
         12 => write_cmd().prop_map(Op::Cmd),
         2 => prop::collection::vec(write_cmd(), 1..4).prop_map(Op::Tx),
         1 => (0usize..2).prop_map(Op::KillLink),
+        1 => (0usize..2).prop_map(Op::FullResync),
         2 => (1u64..1500).prop_map(Op::Pause),
         1 => Just(Op::Cmd(vec!["FLUSHALL".into()])),
     ]
@@ -110,6 +160,11 @@ fn run_workload(seed: u64, ops: Vec<Op>) -> Result<(), String> {
                     let mut r = connect(&format!("redis-{}", i + 2)).await;
                     r.call(&["CLIENT", "KILL", "TYPE", "master"]).await?;
                 }
+                Op::FullResync(i) => {
+                    let mut r = connect(&format!("redis-{}", i + 2)).await;
+                    r.call(&["REPLICAOF", "NO", "ONE"]).await?;
+                    r.call(&["REPLICAOF", "redis-1", &PORT.to_string()]).await?;
+                }
                 Op::Pause(ms) => sleep(Duration::from_millis(ms)).await,
             }
         }
@@ -117,14 +172,14 @@ fn run_workload(seed: u64, ops: Vec<Op>) -> Result<(), String> {
         sleep(Duration::from_secs(4)).await;
         let master = &s[0];
         for r in &s[1..] {
-            if r.live_data() != master.live_data() || r.repl_offset() != master.repl_offset() {
+            if r.digest() != master.digest() || r.repl_offset() != master.repl_offset() {
                 *f.borrow_mut() = Some(format!(
                     "{} diverged: offset {} vs master {}\n replica {:?}\n master  {:?}",
                     r.name(),
                     r.repl_offset(),
                     master.repl_offset(),
-                    r.live_data(),
-                    master.live_data()
+                    r.digest(),
+                    master.digest()
                 ));
             }
         }
@@ -152,6 +207,10 @@ proptest! {
 const SEEDS: &[&[u8]] = &[
     b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
     b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+    b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n",
+    b"*4\r\n$6\r\nLRANGE\r\n$1\r\nl\r\n$1\r\n0\r\n$2\r\n-1\r\n",
+    b"*3\r\n$4\r\nSPOP\r\n$1\r\ns\r\n$1\r\n3\r\n",
+    b"*5\r\n$5\r\nHSCAN\r\n$1\r\nh\r\n$1\r\n0\r\n$5\r\nCOUNT\r\n$1\r\n1\r\n",
     b"*1\r\n$4\r\nPING\r\n",
     b"PING\r\n",
     b"set a \"b c\"\r\n",
@@ -257,5 +316,22 @@ proptest! {
         if let Err(e) = run_fuzz(seed, input) {
             return Err(TestCaseError::fail(e));
         }
+    }
+}
+
+/// SPOP picks at random, so replicas must get the members it took, not the command: each form in turn, then a
+/// comparison (a replica running SPOP itself would pick other members and diverge).
+#[test]
+fn spop_reaches_replicas_as_its_effect() {
+    let c = |parts: &[&str]| Op::Cmd(parts.iter().map(|p| p.to_string()).collect());
+    let ops = vec![
+        c(&["SADD", "s", "a", "b", "c", "d", "e", "f"]),
+        c(&["SPOP", "s"]),
+        c(&["SPOP", "s", "2"]),
+        c(&["SADD", "t", "1", "2"]),
+        c(&["SPOP", "t", "5"]),
+    ];
+    if let Err(e) = run_workload(7, ops) {
+        panic!("{e}");
     }
 }
