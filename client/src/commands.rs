@@ -8,6 +8,8 @@ const READ_ONLY: &[&str] = &[
     "bitpos",
     "dbsize",
     "dump",
+    "eval_ro",
+    "evalsha_ro",
     "exists",
     "expiretime",
     "geodist",

@@ -82,6 +82,21 @@ impl LogEntry {
         self.command.first().map(|c| c.to_ascii_uppercase()).unwrap_or_default()
     }
 
+    /// The first key the command names: its first argument, except for scripts (`EVAL script numkeys key ...`),
+    /// whose first key follows the key count. `None` for a command without one (or a script given no keys).
+    pub fn key(&self) -> Option<&str> {
+        let script = ["EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO"].iter().any(|n| self.is(n));
+        if script {
+            let numkeys: usize = self.command.get(2)?.parse().ok()?;
+            return if numkeys > 0 {
+                self.command.get(3).map(String::as_str)
+            } else {
+                None
+            };
+        }
+        self.command.get(1).map(String::as_str)
+    }
+
     /// Whether the command is `name`, in any case (without building a string: checkers ask this of every
     /// entry).
     pub fn is(&self, name: &str) -> bool {
@@ -224,5 +239,18 @@ mod tests {
             unreachable!("built an entry for a log that keeps none")
         });
         assert_eq!((log.len(), log.dropped()), (0, 1));
+    }
+
+    #[test]
+    fn a_script_names_its_key_after_the_key_count() {
+        let with = |command: &[&str]| LogEntry {
+            command: command.iter().map(|c| c.to_string()).collect(),
+            ..entry(0)
+        };
+        assert_eq!(with(&["HGETALL", "h:k1"]).key(), Some("h:k1"));
+        assert_eq!(with(&["eval_ro", "return 1", "1", "k2", "a"]).key(), Some("k2"));
+        assert_eq!(with(&["EVALSHA", "abc", "0", "notakey"]).key(), None);
+        assert_eq!(with(&["EVAL", "return 1", "x"]).key(), None);
+        assert_eq!(with(&["PING"]).key(), None);
     }
 }

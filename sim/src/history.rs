@@ -197,7 +197,7 @@ pub(crate) fn serving_entry<'a>(op: &Op, entries: &[&'a LogEntry]) -> Option<&'a
     let mut best: Option<(&'a LogEntry, bool)> = None;
     for &e in entries[start..].iter().take_while(|e| e.time_ms <= to) {
         let read = redsim_client::is_read_only(&e.name());
-        if read != (op.kind == OpKind::Read) || e.command.get(1) != Some(&op.key) || e.reply.starts_with('-') {
+        if read != (op.kind == OpKind::Read) || e.key() != Some(op.key.as_str()) || e.reply.starts_with('-') {
             continue;
         }
         let matches = match (&op.kind, &op.outcome, &op.written) {

@@ -54,6 +54,7 @@
 #![warn(missing_docs)]
 
 pub mod checkers;
+pub mod data_mix;
 pub mod demo;
 pub mod deployment;
 pub mod fault;

@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use redsim_client::{Client, ReadPolicy, ReplicaSelection};
 use redsim_net::Net;
 
+use crate::data_mix;
 use crate::deployment::{Deployment, derive, now_ms, sim_builder};
 use crate::fault::Fault;
 use crate::history::{History, OpKind};
@@ -192,18 +193,23 @@ async fn operations(
     while now_ms() < end {
         let seq = next_seq.get() + 1;
         next_seq.set(seq);
-        let key = format!("k{}", rng.random_range(0..keys));
-        let (kind, written) = match spec.role {
-            ClientRole::Writer => (OpKind::Write, Some(format!("{}:{seq}:{key}", spec.name))),
-            ClientRole::Reader => (OpKind::Read, None),
+        let key = rng.random_range(0..keys);
+        let kind = match spec.role {
+            ClientRole::Writer => OpKind::Write,
+            ClientRole::Reader => OpKind::Read,
         };
-        let mut op = ops.begin(&spec.name, kind, &key);
-        let result = match &written {
+        let value = format!("{}:{seq}:k{key}", spec.name);
+        let operation = data_mix::operation(spec.data, kind, key, seq, &value, &mut rng);
+        let mut op = ops.begin(&spec.name, kind, &operation.key);
+        let args: Vec<&str> = operation.args.iter().map(String::as_str).collect();
+        let result = match &operation.written {
             Some(value) => {
                 op = op.writing(value);
-                client.command(&["SET", &key, value]).await.map(|_| None)
+                client.command(&args).await.map(|_| None)
             }
-            None => client.command(&["GET", &key]).await.map(|v| v.as_text()),
+            // A string read records the value it got; an aggregate's reply is no one value.
+            None if kind == OpKind::Read && args[0] == "GET" => client.command(&args).await.map(|v| v.as_text()),
+            None => client.command(&args).await.map(|_| None),
         };
         // Which node served it is the execution log's to say (`History::from_cluster`), not the client's.
         match result {

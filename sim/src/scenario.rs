@@ -18,6 +18,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::data_mix::DataMix;
 use crate::fault::{Schedule, TimedFault};
 
 /// The cluster.
@@ -209,6 +210,9 @@ pub struct ClientSpec {
     /// operation: load beyond one request in flight.
     #[serde(default = "one")]
     pub concurrency: u32,
+    /// The commands it sends: strings only (the default, left out of scenario texts) or every data type.
+    #[serde(default, skip_serializing_if = "DataMix::is_strings")]
+    pub data: DataMix,
 }
 
 fn one() -> u32 {
@@ -227,6 +231,7 @@ impl ClientSpec {
             interval_ms: 100,
             timeout_ms: 500,
             concurrency: 1,
+            data: DataMix::Strings,
         }
     }
 }
@@ -467,6 +472,17 @@ impl FromStr for Scenario {
                             "interval_ms" => c.interval_ms = num(k, v).map_err(err)?,
                             "timeout_ms" => c.timeout_ms = num(k, v).map_err(err)?,
                             "concurrency" => c.concurrency = num(k, v).map_err(err)?,
+                            "data" => {
+                                c.data = match v {
+                                    "strings" => DataMix::Strings,
+                                    "all-types" => DataMix::AllTypes,
+                                    other => {
+                                        return Err(err(format!(
+                                            "client data '{other}' is neither strings nor all-types"
+                                        )));
+                                    }
+                                }
+                            }
                             _ => return Err(err(format!("unknown client setting '{k}'"))),
                         }
                     }
@@ -527,6 +543,9 @@ impl fmt::Display for Scenario {
             if c.concurrency != 1 {
                 write!(f, " concurrency={}", c.concurrency)?;
             }
+            if c.data == DataMix::AllTypes {
+                write!(f, " data=all-types")?;
+            }
             writeln!(f)?;
         }
         if let Some(m) = self.mutant {
@@ -554,6 +573,7 @@ mod tests {
         s.topology.priorities = vec![0, 100];
         s.network.tick_ms = 10;
         s.clients[1].concurrency = 16;
+        s.clients[2].data = DataMix::AllTypes;
         s.schedule = vec![
             TimedFault {
                 at_ms: 100,
