@@ -1,5 +1,5 @@
 //! A fake node's hot paths on loopback TCP (`cargo bench -p redsim-fake-redis`): command dispatch (a pipeline of
-//! 256 SETs or GETs, so one round trip is spread over many commands) and the replication stream (256 SETs on a
+//! 256 SETs or GETs, HSETs or HGETALLs, ZADDs or ZRANGEs, so one round trip is spread over many commands) and the replication stream (256 SETs on a
 //! master until its replica's offset has caught up). Each iteration's time divided by 256 is the cost of one
 //! command: parsing, dispatch, the keyspace, the execution log and, for writes, propagation.
 
@@ -82,6 +82,47 @@ fn dispatch(c: &mut Criterion) {
     });
     group.bench_function("256 pipelined GETs", |b| {
         b.iter(|| rt.block_on(round_trip(&mut conn, &gets)))
+    });
+    // A service's session hashes (16 of 16 fields each) and a leaderboard (one sorted set of 256 members).
+    let hsets = pipeline(|i| {
+        let (session, field) = (i % 16, i / 16);
+        vec![
+            "HSET".into(),
+            format!("session:{session:02}"),
+            format!("f{field:02}"),
+            format!("value-{i}"),
+        ]
+    });
+    let hgetalls = pipeline(|i| vec!["HGETALL".into(), format!("session:{:02}", i % 16)]);
+    let zadds = pipeline(|i| {
+        vec![
+            "ZADD".into(),
+            "leaderboard".into(),
+            (i * 7 % 1000).to_string(),
+            format!("player:{i:03}"),
+        ]
+    });
+    let zranges = pipeline(|i| {
+        let start = i % 246;
+        vec![
+            "ZRANGE".into(),
+            "leaderboard".into(),
+            start.to_string(),
+            (start + 9).to_string(),
+            "WITHSCORES".into(),
+        ]
+    });
+    group.bench_function("256 pipelined HSETs", |b| {
+        b.iter(|| rt.block_on(round_trip(&mut conn, &hsets)))
+    });
+    group.bench_function("256 pipelined HGETALLs of 16 fields", |b| {
+        b.iter(|| rt.block_on(round_trip(&mut conn, &hgetalls)))
+    });
+    group.bench_function("256 pipelined ZADDs", |b| {
+        b.iter(|| rt.block_on(round_trip(&mut conn, &zadds)))
+    });
+    group.bench_function("256 pipelined ZRANGEs of 10 WITHSCORES", |b| {
+        b.iter(|| rt.block_on(round_trip(&mut conn, &zranges)))
     });
     group.finish();
 }
