@@ -39,6 +39,9 @@ pub(crate) struct Entry {
     pub value: Object,
     /// When it expires, in Unix milliseconds.
     pub expire_at_ms: Option<u64>,
+    /// A string that APPEND grew in place: Redis keeps it as a raw buffer (`OBJECT ENCODING` says `raw`) until
+    /// it is replaced. Not part of a snapshot, as a replica loading one re-encodes its strings.
+    pub grown: bool,
 }
 
 impl Entry {
@@ -93,7 +96,20 @@ impl Keyspace {
     /// Stores any value, replacing any entry.
     pub fn set_object(&mut self, key: Bytes, value: Object, expire_at_ms: Option<u64>) {
         self.touch(&key);
-        self.entries.insert(own(key), Entry { value, expire_at_ms });
+        self.entries.insert(
+            own(key),
+            Entry {
+                value,
+                expire_at_ms,
+                grown: false,
+            },
+        );
+    }
+
+    /// Stores a whole entry (RENAME and COPY move or copy one as it is, encoding included).
+    pub fn set_entry(&mut self, key: Bytes, entry: Entry) {
+        self.touch(&key);
+        self.entries.insert(own(key), entry);
     }
 
     /// The live string under `key`: `Ok(None)` when there is none, WRONGTYPE when the key holds something else.
@@ -283,6 +299,7 @@ macro_rules! typed_access {
                 let entry = self.entries.entry(own(key.clone())).or_insert_with(|| Entry {
                     value: Object::$variant(<$ty>::default()),
                     expire_at_ms: None,
+                    grown: false,
                 });
                 match &mut entry.value {
                     Object::$variant(v) => Ok(v),

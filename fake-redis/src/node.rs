@@ -893,7 +893,7 @@ impl State {
 
 /// The INFO commandstats name: `client|list` for container commands, else the command's name.
 fn stat_name(spec: &CommandSpec, args: &[Bytes]) -> String {
-    if matches!(spec.name, "client" | "config") && args.len() > 1 {
+    if matches!(spec.name, "client" | "config" | "object") && args.len() > 1 {
         format!(
             "{}|{}",
             spec.name,

@@ -43,7 +43,7 @@ pub(crate) fn rename(st: &mut State, cid: u64, args: &[Bytes], now: u64, nx: boo
         return Reply::Int(0);
     }
     st.ks.remove(src, now);
-    st.ks.set_object(dst.clone(), entry.value, entry.expire_at_ms);
+    st.ks.set_entry(dst.clone(), entry);
     st.propagate(cid, &[if nx { b"RENAMENX" } else { b"RENAME" }, src, dst]);
     if nx { Reply::Int(1) } else { Reply::ok() }
 }
@@ -80,7 +80,7 @@ pub(crate) fn copy(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Reply 
     if st.ks.get(dst, now).is_some() && !replace {
         return Reply::Int(0);
     }
-    st.ks.set_object(dst.clone(), entry.value, entry.expire_at_ms);
+    st.ks.set_entry(dst.clone(), entry);
     let propagated: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
     st.propagate(cid, &propagated);
     Reply::Int(1)
@@ -232,17 +232,23 @@ pub(crate) fn object(st: &mut State, args: &[Bytes], now: u64) -> Reply {
         ];
         return Reply::Array(lines.iter().map(|l| Reply::Simple((*l).into())).collect());
     }
-    if args.len() != 3 || !matches!(sub.as_str(), "encoding" | "refcount" | "idletime" | "freq") {
+    if !matches!(sub.as_str(), "encoding" | "refcount" | "idletime" | "freq" | "help") {
         return Reply::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            "unknown subcommand '{}'. Try OBJECT HELP.",
             String::from_utf8_lossy(&args[1])
         ));
+    }
+    // Each subcommand has its own arity in Redis 7.0's table: HELP takes nothing, the others one key.
+    if args.len() != if sub == "help" { 2 } else { 3 } {
+        return Reply::err(format!("wrong number of arguments for 'object|{sub}' command"));
     }
     st.expire_on_access(&args[2], now);
     let Some(entry) = st.ks.get(&args[2], now) else {
         return Reply::Nil;
     };
     match sub.as_str() {
+        // A string APPEND grew in place stays a raw buffer in Redis, however short.
+        "encoding" if entry.grown => Reply::Bulk("raw".into()),
         "encoding" => Reply::Bulk(entry.value.encoding().into()),
         "refcount" => match &entry.value {
             crate::object::Object::String(s)

@@ -147,9 +147,13 @@ pub(crate) fn append(st: &mut State, cid: u64, args: &[Bytes], now: u64) -> Repl
     if value.len() + args[2].len() > redsim_resp::BULK_MAX_BYTES as usize {
         return Reply::err("string exceeds maximum allowed size (proto-max-bulk-len)");
     }
+    let existed = st.ks.get(&args[1], now).is_some();
     value.extend_from_slice(&args[2]);
     let len = value.len();
     st.ks.set(args[1].clone(), Bytes::from(value), ttl);
+    if existed && let Some(e) = st.ks.get_mut(&args[1], now) {
+        e.grown = true;
+    }
     st.propagate(cid, &[b"APPEND", &args[1], &args[2]]);
     Reply::Int(len as i64)
 }
