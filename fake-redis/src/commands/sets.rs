@@ -109,6 +109,11 @@ pub(crate) fn algebra(st: &mut State, args: &[Bytes], now: u64, op: Algebra) -> 
     Ok(Reply::Set(bulks(Set::from_members(result).ordered())))
 }
 
+/// Most draws one `SRANDMEMBER key -count` makes. Every other reply is bounded by data a client stored; this
+/// one grows with a number alone, and Redis would build a reply of a billion members for `-1000000000`. The fake
+/// answers a larger count with an error instead of gigabytes (a deliberate difference from Redis).
+pub const RANDOM_DRAWS_MAX: u64 = 1_000_000;
+
 /// `SRANDMEMBER key [count]`: a positive count gives distinct members (all of them if it is larger than the
 /// set), a negative one that many draws with repetition.
 pub(crate) fn srandmember(st: &mut State, args: &[Bytes], now: u64) -> Result<Reply, Reply> {
@@ -116,9 +121,22 @@ pub(crate) fn srandmember(st: &mut State, args: &[Bytes], now: u64) -> Result<Re
         return Err(super::syntax_error());
     }
     let count = match args.get(2) {
-        Some(c) => Some(int_arg(c)?),
+        // Redis reads the count within ±LONG_MAX, so the one value below is out of range.
+        Some(c) => match int_arg(c)? {
+            i64::MIN => {
+                return Err(Reply::err(
+                    "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                ));
+            }
+            n => Some(n),
+        },
         None => None,
     };
+    if count.is_some_and(|n| n < 0 && n.unsigned_abs() > RANDOM_DRAWS_MAX) {
+        return Err(Reply::err(format!(
+            "count is out of range for the fake: at most {RANDOM_DRAWS_MAX} draws with repetition"
+        )));
+    }
     st.expire_on_access(&args[1], now);
     let Some(set) = st.ks.get_set(&args[1], now)? else {
         return Ok(if count.is_some() {
