@@ -48,6 +48,7 @@ mod log;
 mod node;
 mod output_limit;
 mod replica_link;
+mod script_cache;
 mod server;
 mod snapshot;
 

@@ -6,6 +6,7 @@ pub(crate) mod connection;
 pub(crate) mod keys;
 pub(crate) mod pubsub;
 pub(crate) mod replication;
+pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod strings;
 pub(crate) mod transaction;
