@@ -136,10 +136,7 @@ pub(crate) type Dispatch<'a> = dyn FnMut(Vec<Bytes>) -> Reply + 'a;
 impl Engine {
     fn new(rand: Arc<AtomicU64>) -> mlua::Result<Engine> {
         // Base (which holds `coroutine` in 5.1), table, string and math, as Redis loads them; no os, io, package.
-        let lua = Lua::new_with(
-            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
-            LuaOptions::default(),
-        )?;
+        let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
         lua.set_memory_limit(MEMORY_LIMIT)?;
         let globals = lua.globals();
         let internal = lua.create_table()?;
@@ -203,6 +200,20 @@ impl Engine {
                 Ok((None, None))
             })?,
         )?;
+        internal.raw_set(
+            "rawset",
+            lua.create_function(|lua, (t, k, v): (Table, Value, Value)| {
+                // A Rust function, so that `return rawset(...)` keeps the user's frame for the error's line.
+                let readonly = t
+                    .metatable()
+                    .is_some_and(|mt| mt.raw_get::<bool>("__redsim_readonly").unwrap_or(false));
+                if readonly {
+                    return Err(raise(lua, "Attempt to modify a readonly table"));
+                }
+                t.raw_set(k, v)?;
+                Ok(t)
+            })?,
+        )?;
         let sha1hex = lua.create_function(|lua, args: MultiValue| {
             if args.len() != 1 {
                 let t = error_table(lua, "wrong number of arguments")?;
@@ -220,7 +231,11 @@ impl Engine {
             (1, Some(Value::String(s))) => {
                 let text = s.as_bytes().to_vec();
                 let text = String::from_utf8_lossy(&text).into_owned();
-                let with_dash = if text.starts_with('-') { text } else { format!("-{text}") };
+                let with_dash = if text.starts_with('-') {
+                    text
+                } else {
+                    format!("-{text}")
+                };
                 error_table(lua, &with_dash)
             }
             _ => error_table(lua, "wrong number or type of arguments"),
@@ -269,17 +284,14 @@ impl Engine {
         ))?;
 
         let hook_budget = budget.clone();
-        lua.set_hook(
-            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_, _| {
-                let used = hook_budget.used.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
-                if used > INSTRUCTION_BUDGET {
-                    hook_budget.killed.store(true, Ordering::Relaxed);
-                    return Err(mlua::Error::runtime("script stopped: instruction budget spent"));
-                }
-                Ok(VmState::Continue)
-            },
-        );
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+            let used = hook_budget.used.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
+            if used > INSTRUCTION_BUDGET {
+                hook_budget.killed.store(true, Ordering::Relaxed);
+                return Err(mlua::Error::runtime("script stopped: instruction budget spent"));
+            }
+            Ok(VmState::Continue)
+        });
         Ok(Engine {
             lua,
             scripts: BTreeMap::new(),
@@ -377,12 +389,18 @@ impl Engine {
                     }
                 };
                 let reply = {
-                    let mut d = dispatch.try_borrow_mut().map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                    let mut d = dispatch
+                        .try_borrow_mut()
+                        .map_err(|_| mlua::Error::RecursiveMutCallback)?;
                     (*d)(argv)
                 };
                 let failed = matches!(reply, Reply::Error(_));
                 let v = reply_to_lua(lua, &reply, resp.get() == 3, 0)?;
-                if failed && raise_error { Err(raise(lua, v)) } else { Ok(v) }
+                if failed && raise_error {
+                    Err(raise(lua, v))
+                } else {
+                    Ok(v)
+                }
             };
             redis.raw_set("call", scope.create_function(move |lua, a| call(lua, a, true))?)?;
             redis.raw_set("pcall", scope.create_function(move |lua, a| call(lua, a, false))?)?;
@@ -461,7 +479,8 @@ fn lua_error(lua: &Lua, msg: &str) -> mlua::Error {
     let located = lua.inspect_stack(1).and_then(|d| {
         let line = d.curr_line();
         let src = d.source();
-        (src.what == "Lua" && line > 0).then(|| format!("{}:{line}: {msg}", src.short_src.unwrap_or_default()))
+        (src.what != "C" && src.what != "tail" && line > 0)
+            .then(|| format!("{}:{line}: {msg}", src.short_src.unwrap_or_default()))
     });
     raise(lua, located.unwrap_or_else(|| msg.to_string()))
 }
@@ -481,7 +500,10 @@ fn check_int(lua: &Lua, args: &MultiValue, i: usize, name: &str) -> mlua::Result
                 None | Some(Value::Nil) => "no value",
                 Some(v) => v.type_name(),
             };
-            Err(lua_error(lua, &format!("bad argument #{} to '{name}' (number expected, got {got})", i + 1)))
+            Err(lua_error(
+                lua,
+                &format!("bad argument #{} to '{name}' (number expected, got {got})", i + 1),
+            ))
         }
     }
 }
@@ -518,7 +540,8 @@ fn lua_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
         .map(|v| match v {
             Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Number(n) => Ok(Bytes::from(fmt_g17(*n))),
-            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+            // mlua hands over an integral Lua 5.1 number as an integer; it is still a double to Redis.
+            Value::Integer(i) => Ok(Bytes::from(fmt_g17(*i as f64))),
             _ => Err("Lua redis lib command arguments must be strings or integers"),
         })
         .collect()
@@ -639,7 +662,7 @@ fn lua_to_reply(v: &Value, depth: usize) -> Reply {
 /// C's `(long long)` of a double as x86-64 computes it: truncation, and the minimum for NaN or a value out of
 /// range (what `return 1e30` gives in Redis).
 pub(crate) fn c_double_to_i64(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    if n.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         i64::MIN
     } else {
         n as i64
@@ -667,7 +690,11 @@ fn fmt_g14(n: f64) -> String {
 
 fn fmt_g(n: f64, precision: usize) -> String {
     if n.is_nan() {
-        return if n.is_sign_negative() { "-nan".into() } else { "nan".into() };
+        return if n.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     if n.is_infinite() {
         return if n < 0.0 { "-inf".into() } else { "inf".into() };
@@ -751,7 +778,6 @@ for k, v in pairs(math) do m[k] = v end
 m.random, m.randomseed = internal.random, internal.randomseed
 
 -- Read-only proxies. A proxy is an empty table reading through to the real one.
-local proxies = setmetatable({}, {__mode = 'k'})
 local function readonly() error('Attempt to modify a readonly table', 2) end
 local function proxy(t, strict)
   local index = t
@@ -764,16 +790,14 @@ local function proxy(t, strict)
       return v
     end
   end
-  local p = setmetatable({}, {__index = index, __newindex = readonly, __metatable = false})
-  proxies[p] = true
-  return p
+  -- getmetatable shows an empty table (as Redis's globals show one) and setmetatable is refused.
+  local mt = {__index = index, __newindex = readonly, __metatable = {}}
+  rawset(mt, '__redsim_readonly', true)
+  return setmetatable({}, mt)
 end
 
 local env
-G.rawset = function(t, k, v)
-  if proxies[t] then error('Attempt to modify a readonly table', 2) end
-  return rawset(t, k, v)
-end
+G.rawset = internal.rawset
 G.loadstring = function(s, name)
   if type(s) == 'string' and s:byte(1) == 27 then return nil, 'binary chunks are not allowed' end
   local f, e = base_loadstring(s, name)

@@ -190,11 +190,7 @@ pub(crate) fn script(st: &mut State, args: &[Bytes]) -> Reply {
             String::from_utf8_lossy(&args[1])
         ));
     };
-    let spec = CommandSpec {
-        name,
-        arity,
-        flags: 0,
-    };
+    let spec = CommandSpec { name, arity, flags: 0 };
     if !spec.arity_ok(args.len()) {
         return Reply::err(format!("wrong number of arguments for 'script|{name}' command"));
     }
@@ -228,11 +224,7 @@ pub(crate) fn script(st: &mut State, args: &[Bytes]) -> Reply {
         // Scripts run to completion under the node's lock, so none is ever running when SCRIPT KILL arrives.
         "kill" => Reply::Error("NOTBUSY No scripts in execution right now.".into()),
         "debug" => Reply::err("SCRIPT DEBUG is not supported by the fake"),
-        _ => Reply::Array(
-            HELP.iter()
-                .map(|l| Reply::Simple((*l).to_string()))
-                .collect(),
-        ),
+        _ => Reply::Array(HELP.iter().map(|l| Reply::Simple((*l).to_string())).collect()),
     }
 }
 
