@@ -168,6 +168,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("punsubscribe", -1, STALE | LOADING | PUBSUB_OK),
     spec("publish", 3, STALE | LOADING),
     spec("pubsub", -2, STALE | LOADING | PUBSUB_OK),
+    // Scripting. EVAL is not a write in Redis 7.0: it runs on a read-only replica, and only the writes it
+    // tries fail. It is hidden from MONITOR here because it shows itself, before the commands it runs.
+    spec("eval", -3, STALE | SKIP_MONITOR),
+    spec("evalsha", -3, STALE | SKIP_MONITOR),
+    spec("eval_ro", -3, STALE | SKIP_MONITOR | READONLY),
+    spec("evalsha_ro", -3, STALE | SKIP_MONITOR | READONLY),
+    spec("script", -2, 0),
     // Cluster mode's, refused as by a Redis without cluster support.
     spec("readonly", 1, STALE | LOADING),
     spec("readwrite", 1, STALE | LOADING),

@@ -50,6 +50,7 @@ mod node;
 mod object;
 mod output_limit;
 mod replica_link;
+mod script_cache;
 mod server;
 mod snapshot;
 mod zset;

@@ -258,6 +258,12 @@ pub(crate) struct State {
     /// Set while EXEC runs the queued commands: propagation wraps them in MULTI ... EXEC.
     pub exec_depth: u32,
     pub exec_multi_emitted: bool,
+    /// Set while a script runs outside EXEC: its first write waits here, as Redis 7.0 wraps a script's writes
+    /// in MULTI/EXEC only when there are two or more (see [`State::begin_effects`]).
+    pub exec_hold_first: bool,
+    pub exec_held: Option<Vec<Bytes>>,
+    /// The Lua interpreter and the scripts cached in it (EVAL, SCRIPT LOAD).
+    pub scripts: crate::script_cache::ScriptCache,
     /// Cancelled by `Node::shutdown`: the node stops as a killed process would.
     pub shutdown: CancellationToken,
     /// Where `CONFIG REWRITE` writes, if anywhere.
@@ -326,6 +332,9 @@ impl State {
                 blocked_with_timeout: 0,
                 exec_depth: 0,
                 exec_multi_emitted: false,
+                exec_hold_first: false,
+                exec_held: None,
+                scripts: Default::default(),
                 shutdown: CancellationToken::new(),
                 config_file: None,
                 shared_snapshot: None,
@@ -558,11 +567,7 @@ impl State {
         }
         self.feed_monitors(cid, spec, args);
         let outcome = self.run(cid, spec, args, now);
-        let stat = self.stats.commands.entry(stat_name(spec, args)).or_default();
-        stat.calls += 1;
-        if matches!(outcome, Outcome::Reply(Reply::Error(_))) {
-            stat.failed += 1;
-        }
+        self.count_call(spec, args, matches!(outcome, Outcome::Reply(Reply::Error(_))));
         if let Some(c) = self.clients.get_mut(&cid) {
             c.last_cmd = spec.name.to_string();
         }
@@ -679,9 +684,21 @@ impl State {
                 return pubsub::unsubscribe(self, cid, spec.name == "punsubscribe", args);
             }
             "publish" => pubsub::publish(self, args),
+            // Scripting.
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => scripting::eval(self, cid, spec.name, args, now),
+            "script" => scripting::script(self, args),
             other => Reply::err(format!("command '{other}' has no implementation")),
         };
         Outcome::Reply(r)
+    }
+
+    /// Counts one call of a command in INFO commandstats (`failed` when it replied with an error).
+    pub(crate) fn count_call(&mut self, spec: &CommandSpec, args: &[Bytes], failed: bool) {
+        let stat = self.stats.commands.entry(stat_name(spec, args)).or_default();
+        stat.calls += 1;
+        if failed {
+            stat.failed += 1;
+        }
     }
 
     fn flag_multi_error(&mut self, cid: u64) {
@@ -731,8 +748,17 @@ impl State {
             return;
         }
         if self.exec_depth > 0 && !self.exec_multi_emitted {
+            if self.exec_hold_first && self.exec_held.is_none() {
+                // A script's first write: sent alone if it stays the only one (see `end_effects`).
+                self.exec_held = Some(args.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+                return;
+            }
             self.exec_multi_emitted = true;
             self.feed_replicas_args(&[b"MULTI"]);
+            if let Some(held) = self.exec_held.take() {
+                let held: Vec<&[u8]> = held.iter().map(|a| &a[..]).collect();
+                self.feed_replicas_args(&held);
+            }
         }
         self.feed_replicas_args(args);
         let off = self.repl.offset();
@@ -745,6 +771,45 @@ impl State {
     pub(crate) fn propagate_args(&mut self, cid: u64, args: &[Bytes]) {
         let refs: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
         self.propagate(cid, &refs);
+    }
+
+    /// Starts collecting a script's writes for the replicas: they are sent as one MULTI ... EXEC when there are
+    /// two or more, the single one alone otherwise (Redis 7.0's `propagatePendingCommands`). This is EXEC's own
+    /// wrapping (`exec_depth`), with the MULTI held back until a second write. Inside EXEC it does nothing: the
+    /// script's writes join the transaction's. Returns whether it started, for [`State::end_effects`].
+    pub(crate) fn begin_effects(&mut self) -> bool {
+        if self.exec_depth > 0 {
+            return false;
+        }
+        self.exec_depth += 1;
+        self.exec_multi_emitted = false;
+        self.exec_hold_first = true;
+        self.exec_held = None;
+        true
+    }
+
+    /// Sends what [`State::begin_effects`] collected: the held single write, or the closing EXEC.
+    pub(crate) fn end_effects(&mut self, cid: u64, began: bool) {
+        if !began {
+            return;
+        }
+        self.exec_depth -= 1;
+        self.exec_hold_first = false;
+        if let Some(held) = self.exec_held.take() {
+            let held: Vec<&[u8]> = held.iter().map(|a| &a[..]).collect();
+            self.feed_replicas_args(&held);
+        }
+        if std::mem::take(&mut self.exec_multi_emitted) {
+            self.feed_replicas_args(&[b"EXEC"]);
+        }
+        let off = self.repl.offset();
+        let master = self.role() == Role::Master;
+        if let Some(c) = self.clients.get_mut(&cid)
+            && c.woff < off
+            && master
+        {
+            c.woff = off;
+        }
     }
 
     pub(crate) fn feed_replicas_args(&mut self, args: &[&[u8]]) {
@@ -834,15 +899,25 @@ impl State {
         if spec.has(command::SKIP_MONITOR) || admin_sub {
             return;
         }
+        self.feed_monitor_line(cid, None, args);
+    }
+
+    /// Shows a command to every MONITOR client, as sent by client `cid` or, for a command a script ran, by
+    /// `who` (`lua`, as Redis prints it).
+    pub(crate) fn feed_monitor_line(&mut self, cid: u64, who: Option<&str>, args: &[Bytes]) {
         let monitors: Vec<u64> = self.clients.values().filter(|c| c.monitor).map(|c| c.id).collect();
         if monitors.is_empty() {
             return;
         }
         let us = self.net.unix_us();
-        let who = &self.clients[&cid].addr;
+        let who = match who {
+            Some(w) => w,
+            None => self.clients.get(&cid).map_or("", |c| c.addr.as_str()),
+        };
         let mut line = format!("+{}.{:06} [0 {}]", us / 1_000_000, us % 1_000_000, who);
-        let mut redact_from = if spec.name == "auth" { 1 } else { args.len() };
-        if spec.name == "hello" {
+        let name = args.first().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase());
+        let mut redact_from = if name.as_deref() == Some("auth") { 1 } else { args.len() };
+        if name.as_deref() == Some("hello") {
             redact_from = args
                 .iter()
                 .position(|a| a.eq_ignore_ascii_case(b"auth"))
@@ -893,7 +968,7 @@ impl State {
 
 /// The INFO commandstats name: `client|list` for container commands, else the command's name.
 fn stat_name(spec: &CommandSpec, args: &[Bytes]) -> String {
-    if matches!(spec.name, "client" | "config" | "object") && args.len() > 1 {
+    if matches!(spec.name, "client" | "config" | "object" | "script") && args.len() > 1 {
         format!(
             "{}|{}",
             spec.name,

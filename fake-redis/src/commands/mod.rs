@@ -9,6 +9,7 @@ pub(crate) mod lists;
 pub(crate) mod pubsub;
 pub(crate) mod replication;
 pub(crate) mod scan;
+pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod strings;
