@@ -27,7 +27,7 @@ mod resp_conn;
 mod server;
 
 pub use glob::glob_match;
-pub use reply::{Protocol, Reply, SUMMARY_MAX_BYTES, unknown_command};
+pub use reply::{Protocol, Reply, SUMMARY_MAX_BYTES, format_double, unknown_command};
 pub use reply_reader::{REPLY_MAX_BYTES, REPLY_MAX_DEPTH, ReplyError, ReplyLimits, ReplyReader, decode_one};
 pub use request::{BULK_MAX_BYTES, ProtocolError, Request, RequestParser, encode_multibulk, parse_int, split_args};
 pub use resp_conn::{RespConn, decode_reply, frame_len, take_reply};

@@ -332,15 +332,65 @@ fn truncate_128(b: &[u8]) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-/// Formats a double the way Redis prints one in a RESP2 reply (`%.17g`, trimmed).
-fn format_double(d: f64) -> String {
+/// Formats a double as Redis 7.0's `addReplyDouble` prints one: C's `%.17g`, with `inf` and `-inf` spelled out.
+///
+/// Seventeen significant digits are what it takes for every double to read back as itself, which is why Redis
+/// uses them; the price is that a score sent as `1.1` comes back as `1.1000000000000001`, and clients (and
+/// differential tests) see exactly that text. Rust's `{}` prints the shortest round-tripping form instead
+/// (`1.1`), so the digits come from `{:.16e}` (correctly rounded, like glibc's printf) and are laid out by
+/// `%g`'s rules here.
+pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         return "nan".into();
     }
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    format!("{d}")
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    const PRECISION: i32 = 17;
+    // `-d.dddddddddddddddde-X`: the sign, 17 digits and the exponent of the first one, after rounding (a
+    // rounding that carries, 9.99..95 to 10.0, moves the exponent, and `%g` decides its layout on the rounded
+    // exponent).
+    let sci = format!("{:.*e}", (PRECISION - 1) as usize, d.abs());
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut out = String::with_capacity(24);
+    if d < 0.0 {
+        out.push('-');
+    }
+    if (-4..PRECISION).contains(&exp) {
+        // Fixed notation with PRECISION significant digits, trailing zeros (and a bare point) dropped.
+        let (int_part, frac) = if exp >= 0 {
+            let split = (exp + 1) as usize;
+            (digits[..split].to_string(), digits[split..].to_string())
+        } else {
+            ("0".to_string(), "0".repeat((-exp - 1) as usize) + &digits)
+        };
+        out.push_str(&int_part);
+        let frac = frac.trim_end_matches('0');
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+    } else {
+        // Exponent notation: one digit, the rest after a point if any survive trimming, and an exponent of at
+        // least two digits with its sign, as C prints it.
+        out.push_str(&digits[..1]);
+        let frac = digits[1..].trim_end_matches('0');
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.unsigned_abs()));
+    }
+    out
 }
 
 /// An error message as one protocol line. Errors often echo a client's argument (`Unsupported option x`), and
@@ -404,5 +454,44 @@ mod tests {
         let long = Reply::Bulk(Bytes::from(vec![b'x'; 1000]));
         let s = long.summary();
         assert!(s.len() <= 123 && !s.contains('\n'));
+    }
+
+    #[test]
+    fn doubles_print_as_c_printf_percent_17g() {
+        // Each expected text is python3's `'%.17g' % x` (C's printf), and where a score can carry the value,
+        // what redis-server 7.0.15 answers to ZSCORE.
+        let cases: &[(f64, &str)] = &[
+            (1.1, "1.1000000000000001"),
+            (3.0, "3"),
+            (2.5, "2.5"),
+            (-2.5, "-2.5"),
+            (0.1, "0.10000000000000001"),
+            (1e300, "1.0000000000000001e+300"),
+            (1.2345678901234568e17, "1.2345678901234568e+17"),
+            (1e16, "10000000000000000"),
+            (1e17, "1e+17"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (1.5e-7, "1.4999999999999999e-07"),
+            (9.9999999999999694e-311, "9.9999999999999694e-311"),
+            (123456789.0, "123456789"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (5e-324, "4.9406564584124654e-324"),
+            (99999999999999999.0, "1e+17"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(format_double(*d), *text, "{d:e}");
+        }
+        assert_eq!(
+            enc(Reply::Double(1.1), Protocol::Resp2),
+            b"$18\r\n1.1000000000000001\r\n"
+        );
+        assert_eq!(enc(Reply::Double(3.0), Protocol::Resp3), b",3\r\n");
+        assert_eq!(enc(Reply::Double(f64::NEG_INFINITY), Protocol::Resp3), b",-inf\r\n");
     }
 }
