@@ -264,6 +264,9 @@ pub(crate) struct State {
     pub exec_held: Option<Vec<Bytes>>,
     /// The Lua interpreter and the scripts cached in it (EVAL, SCRIPT LOAD).
     pub scripts: crate::script_cache::ScriptCache,
+    /// While a script runs, the protocol its `redis.call`s are answered in (RESP2 unless it called
+    /// `redis.setresp(3)`), whatever the calling client speaks.
+    pub script_proto: Option<Protocol>,
     /// Cancelled by `Node::shutdown`: the node stops as a killed process would.
     pub shutdown: CancellationToken,
     /// Where `CONFIG REWRITE` writes, if anywhere.
@@ -335,6 +338,7 @@ impl State {
                 exec_hold_first: false,
                 exec_held: None,
                 scripts: Default::default(),
+                script_proto: None,
                 shutdown: CancellationToken::new(),
                 config_file: None,
                 shared_snapshot: None,
@@ -640,6 +644,39 @@ impl State {
             "spop" => sets::spop(self, cid, args, key_now).unwrap_or_else(|e| e),
             "sscan" => sets::sscan(self, args, key_now).unwrap_or_else(|e| e),
             "hscan" => hashes::hscan(self, args, key_now).unwrap_or_else(|e| e),
+            "zadd" => sorted_sets::zadd(self, cid, args, key_now, false).unwrap_or_else(|e| e),
+            "zincrby" => sorted_sets::zadd(self, cid, args, key_now, true).unwrap_or_else(|e| e),
+            "zrem" => sorted_sets::zrem(self, cid, args, key_now).unwrap_or_else(|e| e),
+            "zscore" => sorted_sets::zscore(self, args, key_now).unwrap_or_else(|e| e),
+            "zmscore" => sorted_sets::zmscore(self, args, key_now).unwrap_or_else(|e| e),
+            "zcard" => sorted_sets::zcard(self, args, key_now).unwrap_or_else(|e| e),
+            "zcount" => sorted_sets::zcount(self, args, key_now).unwrap_or_else(|e| e),
+            "zrank" => sorted_sets::zrank(self, args, key_now, false).unwrap_or_else(|e| e),
+            "zrevrank" => sorted_sets::zrank(self, args, key_now, true).unwrap_or_else(|e| e),
+            "zrange" | "zrevrange" | "zrangebyscore" | "zrevrangebyscore" | "zrangebylex" | "zrevrangebylex" => {
+                use sorted_sets::By;
+                let (by, rev) = match spec.name {
+                    "zrange" => (None, None),
+                    "zrevrange" => (Some(By::Rank), Some(true)),
+                    "zrangebyscore" => (Some(By::Score), Some(false)),
+                    "zrevrangebyscore" => (Some(By::Score), Some(true)),
+                    "zrangebylex" => (Some(By::Lex), Some(false)),
+                    _ => (Some(By::Lex), Some(true)),
+                };
+                sorted_sets::zrange(self, cid, args, key_now, by, rev).unwrap_or_else(|e| e)
+            }
+            "zremrangebyrank" => {
+                sorted_sets::zremrange(self, cid, args, key_now, sorted_sets::By::Rank).unwrap_or_else(|e| e)
+            }
+            "zremrangebyscore" => {
+                sorted_sets::zremrange(self, cid, args, key_now, sorted_sets::By::Score).unwrap_or_else(|e| e)
+            }
+            "zremrangebylex" => {
+                sorted_sets::zremrange(self, cid, args, key_now, sorted_sets::By::Lex).unwrap_or_else(|e| e)
+            }
+            "zpopmin" => sorted_sets::zpop(self, cid, args, key_now, false).unwrap_or_else(|e| e),
+            "zpopmax" => sorted_sets::zpop(self, cid, args, key_now, true).unwrap_or_else(|e| e),
+            "zscan" => sorted_sets::zscan(self, args, key_now).unwrap_or_else(|e| e),
             "del" | "unlink" => keys::del(self, cid, args, key_now),
             "rename" => keys::rename(self, cid, args, key_now, false),
             "renamenx" => keys::rename(self, cid, args, key_now, true),
@@ -765,6 +802,13 @@ impl State {
         if let Some(c) = self.clients.get_mut(&cid) {
             c.woff = off;
         }
+    }
+
+    /// The protocol a command's reply is shaped for, where the shape (not only the encoding) differs: the
+    /// client's, or a running script's.
+    pub(crate) fn reply_proto(&self, cid: u64) -> Protocol {
+        self.script_proto
+            .unwrap_or_else(|| self.clients.get(&cid).map_or(Protocol::Resp2, |c| c.proto))
     }
 
     /// [`State::propagate`] for a command passed on to replicas as it arrived.

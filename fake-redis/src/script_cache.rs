@@ -129,9 +129,9 @@ pub(crate) struct Engine {
     budget: Arc<Budget>,
 }
 
-/// What a script can ask of the node while it runs: run one command (already converted to arguments), and
-/// whether the run is read-only.
-pub(crate) type Dispatch<'a> = dyn FnMut(Vec<Bytes>) -> Reply + 'a;
+/// What a script can ask of the node while it runs: run one command (already converted to arguments) with its
+/// reply shaped for the protocol the script has chosen (`redis.setresp`, 2 or 3).
+pub(crate) type Dispatch<'a> = dyn FnMut(Vec<Bytes>, u8) -> Reply + 'a;
 
 impl Engine {
     fn new(rand: Arc<AtomicU64>) -> mlua::Result<Engine> {
@@ -392,7 +392,7 @@ impl Engine {
                     let mut d = dispatch
                         .try_borrow_mut()
                         .map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                    (*d)(argv)
+                    (*d)(argv, resp.get())
                 };
                 let failed = matches!(reply, Reply::Error(_));
                 let v = reply_to_lua(lua, &reply, resp.get() == 3, 0)?;

@@ -109,12 +109,12 @@ pub fn decode(payload: &[u8]) -> Option<Keyspace> {
             b"list" => Object::List(VecDeque::from(items)),
             b"set" => Object::Set(Set::from_members(items)),
             b"zset" if items.len() % 2 == 0 => {
-                let mut z = ZSet::default();
+                let mut pairs = Vec::with_capacity(items.len() / 2);
                 for pair in items.chunks(2) {
                     let score: f64 = std::str::from_utf8(&pair[1]).ok()?.parse().ok()?;
-                    z.insert(pair[0].clone(), score);
+                    pairs.push((pair[0].clone(), score));
                 }
-                Object::ZSet(z)
+                Object::ZSet(ZSet::from_pairs(pairs))
             }
             _ => return None,
         };

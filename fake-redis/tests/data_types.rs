@@ -1,4 +1,4 @@
-//! Hashes, lists and sets inside the simulation: what the differential scripts cannot show against a single
+//! Hashes, lists, sets and sorted sets inside the simulation: what the differential scripts cannot show against a single
 //! real server (replication of every type, through a full resync; SCAN cursors over a converted hash; the
 //! seeded choices of SPOP; expiry of an aggregate on master and replica).
 
@@ -207,4 +207,82 @@ fn an_expired_aggregate_is_gone_on_master_and_replica() -> turmoil::Result {
         Ok(())
     });
     cluster.run(&mut sim)
+}
+
+/// A sorted set's writes reach a replica by the stream, and its scores (with their 17-digit texts) and its
+/// encoding survive a full resync: a skiplist keeps `-0`, a listpack turns it into `0`.
+#[test]
+fn sorted_sets_reach_replicas_with_their_scores_through_stream_and_full_resync() -> turmoil::Result {
+    let mut sim = redsim::sim_builder(32, &network(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let mut cluster = deployment(32, 1, 1).install(&mut sim);
+    let nodes: Vec<_> = cluster
+        .redis_hosts()
+        .iter()
+        .map(|h| cluster.node(h).expect("up"))
+        .collect();
+    cluster.client(&mut sim, "app", async move {
+        links_up(1).await;
+        let mut m = connect("redis-1").await;
+        let members: Vec<String> = (0..140).map(|i| format!("m{i:03}")).collect();
+        let mut big = vec!["ZADD".to_string(), "big".into()];
+        for (i, mem) in members.iter().enumerate() {
+            big.extend([i.to_string(), mem.clone()]);
+        }
+        let big: Vec<&str> = big.iter().map(String::as_str).collect();
+        for args in [
+            &["ZADD", "z", "0.1", "a", "2", "b", "3", "c", "-0", "zero", "5", "d"][..],
+            &["ZINCRBY", "z", "0.2", "a"],
+            &["ZADD", "z", "GT", "1", "b"],
+            &["ZPOPMAX", "z"],
+            &["ZREMRANGEBYSCORE", "z", "(2.5", "3"],
+            &big,
+            &["ZADD", "big", "-0", "negzero"],
+            &["ZPOPMAX", "big", "2"],
+            &["ZREM", "big", "m100"],
+        ] {
+            call(&mut m, args).await;
+        }
+        sleep(Duration::from_millis(200)).await;
+        let want = texts(&call(&mut m, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]).await);
+        assert_eq!(
+            want,
+            ["zero", "0", "a", "0.30000000000000004", "b", "2"],
+            "0.1 + 0.2, in %.17g; -0 stored as 0 in a listpack"
+        );
+        let mut r = connect("redis-2").await;
+        assert_eq!(
+            texts(&call(&mut r, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]).await),
+            want,
+            "streamed"
+        );
+        call(&mut r, &["REPLICAOF", "NO", "ONE"]).await;
+        call(&mut r, &["REPLICAOF", "redis-1", &PORT.to_string()]).await;
+        links_up(1).await;
+        let mut r = connect("redis-2").await;
+        assert_eq!(
+            texts(&call(&mut r, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]).await),
+            want,
+            "after a full resync"
+        );
+        assert_eq!(call(&mut r, &["ZCARD", "big"]).await, Reply::Int(138));
+        assert_eq!(
+            call(&mut r, &["OBJECT", "ENCODING", "big"]).await,
+            Reply::text("skiplist")
+        );
+        assert_eq!(
+            call(&mut r, &["ZSCORE", "big", "negzero"]).await,
+            Reply::Bulk("-0".into())
+        );
+        assert_eq!(
+            call(&mut r, &["ZSCORE", "big", "m139"]).await,
+            Reply::Nil,
+            "popped on the master"
+        );
+        Ok(())
+    });
+    cluster.run(&mut sim)?;
+    assert_eq!(nodes[0].digest(), nodes[1].digest());
+    Ok(())
 }

@@ -41,7 +41,7 @@ enum Op {
 }
 
 fn key() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["a", "b", "c", "d", "counter", "h", "l", "s"]).prop_map(String::from)
+    prop::sample::select(vec!["a", "b", "c", "d", "counter", "h", "l", "s", "z"]).prop_map(String::from)
 }
 
 /// Mostly the string keys, sometimes any key.
@@ -63,7 +63,13 @@ fn cmd(parts: &[&str], rest: Vec<String>) -> Vec<String> {
     parts.iter().map(|p| p.to_string()).chain(rest).collect()
 }
 
-/// Writes on hashes, lists and sets. Keys are shared with the string writes, so some meet a key of another type
+/// A score as clients send them: small integers, decimals whose 17-digit text differs from what was sent,
+/// zero of either sign, and the infinities.
+fn score() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["0", "-0", "1", "2", "-3", "1.1", "0.3", "2.5", "inf", "-inf"]).prop_map(String::from)
+}
+
+/// Writes on hashes, lists, sets and sorted sets. Keys are shared with the string writes, so some meet a key of another type
 /// and answer WRONGTYPE, which must change nothing anywhere.
 fn aggregate_cmd() -> impl Strategy<Value = Vec<String>> {
     let value = "[a-z0-9]{0,3}";
@@ -86,6 +92,20 @@ fn aggregate_cmd() -> impl Strategy<Value = Vec<String>> {
         1 => (key_of("s"), field()).prop_map(|(k, m)| cmd(&["SREM", &k], vec![m])),
         1 => key_of("s").prop_map(|k| cmd(&["SPOP", &k], vec![])),
         1 => (key_of("s"), 0u8..4).prop_map(|(k, n)| cmd(&["SPOP", &k], vec![n.to_string()])),
+        3 => (key_of("z"), prop::collection::vec((score(), field()), 1..4)).prop_map(|(k, pairs)| {
+            cmd(&["ZADD", &k], pairs.into_iter().flat_map(|(s, m)| [s, m]).collect())
+        }),
+        1 => (key_of("z"), prop::sample::select(vec!["NX", "XX", "GT", "LT", "CH"]), score(), field())
+            .prop_map(|(k, o, s, m)| cmd(&["ZADD", &k, o], vec![s, m])),
+        1 => (key_of("z"), score(), field()).prop_map(|(k, s, m)| cmd(&["ZINCRBY", &k], vec![s, m])),
+        1 => (key_of("z"), field()).prop_map(|(k, m)| cmd(&["ZREM", &k], vec![m])),
+        1 => (key_of("z"), any::<bool>(), 0u8..3).prop_map(|(k, max, n)| {
+            cmd(&[if max { "ZPOPMAX" } else { "ZPOPMIN" }, &k], vec![n.to_string()])
+        }),
+        1 => (key_of("z"), score(), score()).prop_map(|(k, a, b)| cmd(&["ZREMRANGEBYSCORE", &k], vec![a, b])),
+        1 => (key_of("z"), -2i64..2, -2i64..2).prop_map(|(k, a, b)| {
+            cmd(&["ZREMRANGEBYRANK", &k], vec![a.to_string(), b.to_string()])
+        }),
     ]
 }
 

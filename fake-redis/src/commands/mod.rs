@@ -12,6 +12,7 @@ pub(crate) mod scan;
 pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod sets;
+pub(crate) mod sorted_sets;
 pub(crate) mod strings;
 pub(crate) mod transaction;
 

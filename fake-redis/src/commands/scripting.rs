@@ -15,7 +15,7 @@
 //! refused; errors returned by `redis.pcall` are not counted in INFO errorstats (the EVAL's own error is).
 
 use bytes::Bytes;
-use redsim_resp::Reply;
+use redsim_resp::{Protocol, Reply};
 
 use crate::command::{self, CommandSpec};
 use crate::commands::{int_arg, is};
@@ -109,7 +109,12 @@ pub(crate) fn eval(st: &mut State, cid: u64, name: &str, args: &[Bytes], now: u6
     let began = st.begin_effects();
     let mut dirty = false;
     let reply = {
-        let mut dispatch = |argv: Vec<Bytes>| call_from_script(st, cid, read_only, &mut dirty, argv, now);
+        let mut dispatch = |argv: Vec<Bytes>, resp: u8| {
+            st.script_proto = Some(if resp == 3 { Protocol::Resp3 } else { Protocol::Resp2 });
+            let reply = call_from_script(st, cid, read_only, &mut dirty, argv, now);
+            st.script_proto = None;
+            reply
+        };
         engine.run(&sha, keys, argv, &mut dispatch)
     };
     st.end_effects(cid, began);
