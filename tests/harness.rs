@@ -45,6 +45,7 @@ named! {
     sentinel_crash_during_failover => "sentinel-crash-during-failover",
     old_master_restart => "old-master-restart",
     manual_failover => "manual-failover",
+    test3_crash_data_types => "test3-crash-data-types",
 }
 
 #[test]
@@ -122,6 +123,27 @@ fn a_client_falling_back_to_the_master_is_caught_by_reads_never_on_master() {
         Mutant::FallBackToMaster,
         "reads_never_on_master",
         12,
+    );
+}
+
+#[test]
+fn typed_reads_falling_back_to_the_master_are_caught_by_reads_never_on_master() {
+    // HGETALL, LRANGE, SMEMBERS, ZRANGE and EVAL_RO are reads like GET: a client sending them to the master
+    // when no replica is left is caught the same way.
+    let mut s = scenarios::by_name("all-replicas-down").unwrap();
+    for c in &mut s.clients {
+        c.data = redsim::DataMix::AllTypes;
+    }
+    caught_by(s, Mutant::FallBackToMaster, "reads_never_on_master", 12);
+}
+
+#[test]
+fn typed_reads_without_ejection_memory_are_caught_by_failover_before_sdown() {
+    caught_by(
+        scenarios::by_name("test3-crash-data-types").unwrap(),
+        Mutant::NoEjection,
+        "failover_before_sdown",
+        13,
     );
 }
 

@@ -1,11 +1,12 @@
 //! What the workload's clients send: strings only (`GET`/`SET`, every scenario before data types), or every
-//! type a service keeps (hashes, lists, sets).
+//! type a service keeps (hashes, lists, sets, sorted sets, and a read-only script).
 //!
-//! With [`DataMix::AllTypes`] a writer cycles through `SET`, `HSET`, `RPUSH` and `SADD`, each on a key named
-//! after its type (`h:k3`, `l:k3`, ...), and a reader picks one of `GET`, `HGETALL`, `LRANGE` and `SMEMBERS`, so
-//! every read-only command family is routed, logged and judged by the checkers. (`ZADD`/`ZRANGE` and an
-//! `EVAL_RO` join the mix when fake-redis has sorted-set commands and scripts; [`READ_SCRIPT`] is ready.) Only `SET` records the value it wrote: the other writes are found in the execution
-//! log by client, key and time, and their keys' reads are not judged by `no_reply_mixup` (see its docs).
+//! With [`DataMix::AllTypes`] a writer cycles through `SET`, `HSET`, `RPUSH`, `SADD` and `ZADD`, each on a key
+//! named after its type (`h:k3`, `l:k3`, ...), and a reader picks one of `GET`, `HGETALL`, `LRANGE`,
+//! `SMEMBERS`, `ZRANGE` and an `EVAL_RO` of [`READ_SCRIPT`], so every read-only command family is routed,
+//! logged and judged by the checkers; the script's `LRANGE` runs inside the node and is logged as a read of
+//! its own. Only `SET` records the value it wrote: the other writes are found in the execution log by client,
+//! key and time, and their keys' reads are not judged by `no_reply_mixup` (see its docs).
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -57,7 +58,7 @@ pub fn operation(mix: DataMix, kind: OpKind, key: u32, seq: u64, value: &str, rn
     match (mix, kind) {
         (DataMix::Strings, OpKind::Write) => op(&["SET", &plain, value], plain.clone(), Some(value.into())),
         (DataMix::Strings, OpKind::Read) => op(&["GET", &plain], plain.clone(), None),
-        (DataMix::AllTypes, OpKind::Write) => match seq % 4 {
+        (DataMix::AllTypes, OpKind::Write) => match seq % 5 {
             0 => op(&["SET", &plain, value], plain.clone(), Some(value.into())),
             1 => {
                 let k = format!("h:{plain}");
@@ -67,12 +68,17 @@ pub fn operation(mix: DataMix, kind: OpKind, key: u32, seq: u64, value: &str, rn
                 let k = format!("l:{plain}");
                 op(&["RPUSH", &k, value], k.clone(), None)
             }
-            _ => {
+            3 => {
                 let k = format!("s:{plain}");
                 op(&["SADD", &k, value], k.clone(), None)
             }
+            _ => {
+                // The sequence number as the score: members come back in the order they were written.
+                let k = format!("z:{plain}");
+                op(&["ZADD", &k, &seq.to_string(), value], k.clone(), None)
+            }
         },
-        (DataMix::AllTypes, OpKind::Read) => match rng.random_range(0..4) {
+        (DataMix::AllTypes, OpKind::Read) => match rng.random_range(0..6) {
             0 => op(&["GET", &plain], plain.clone(), None),
             1 => {
                 let k = format!("h:{plain}");
@@ -82,9 +88,17 @@ pub fn operation(mix: DataMix, kind: OpKind, key: u32, seq: u64, value: &str, rn
                 let k = format!("l:{plain}");
                 op(&["LRANGE", &k, "0", "-1"], k.clone(), None)
             }
-            _ => {
+            3 => {
                 let k = format!("s:{plain}");
                 op(&["SMEMBERS", &k], k.clone(), None)
+            }
+            4 => {
+                let k = format!("z:{plain}");
+                op(&["ZRANGE", &k, "0", "-1", "WITHSCORES"], k.clone(), None)
+            }
+            _ => {
+                let k = format!("l:{plain}");
+                op(&["EVAL_RO", READ_SCRIPT, "1", &k], k.clone(), None)
             }
         },
     }
@@ -107,7 +121,7 @@ mod tests {
             names.insert(w.args[0].clone());
             names.insert(r.args[0].clone());
         }
-        assert_eq!(names.len(), 8, "every command comes up: {names:?}");
+        assert_eq!(names.len(), 11, "every command comes up: {names:?}");
         let s = operation(DataMix::Strings, OpKind::Write, 3, 9, "v", &mut rng);
         assert_eq!(
             (s.args, s.written),

@@ -72,5 +72,5 @@ pub use fault::{Fault, Schedule, TimedFault};
 pub use history::{History, Op, OpKind};
 pub use recorder::{Pending, Recorder};
 pub use runner::run;
-pub use scenario::{ClientRole, ClientSpec, Mutant, Network, Scenario, Topology};
+pub use scenario::{ClientRole, ClientSpec, DataMix, Mutant, Network, Scenario, Topology};
 pub use seeds::check_seeds;

@@ -154,6 +154,19 @@ pub fn all() -> Vec<Scenario> {
         ],
     ));
     v.push(named("manual-failover", vec![at(5000, Fault::Failover)]));
+    // Test3's crash with clients that use every data type: readers' HGETALL, LRANGE, SMEMBERS, ZRANGE and
+    // EVAL_RO are judged like GET (never on a master, re-routed before +sdown).
+    let mut typed = named(
+        "test3-crash-data-types",
+        vec![
+            at(5000, Fault::Crash(host("redis-2"))),
+            at(15_000, Fault::Restart(host("redis-2"))),
+        ],
+    );
+    for c in &mut typed.clients {
+        c.data = crate::scenario::DataMix::AllTypes;
+    }
+    v.push(typed);
     v
 }
 
