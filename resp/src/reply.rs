@@ -349,6 +349,11 @@ pub fn format_double(d: f64) -> String {
     if d == 0.0 {
         return if d.is_sign_negative() { "-0".into() } else { "0".into() };
     }
+    // The common score, an integer (a timestamp, a count): below 1e17 it has at most 17 digits, which `%g`
+    // prints in full, so the integer's own text is the answer without the digit-by-digit layout below.
+    if d.fract() == 0.0 && d.abs() < 1e17 {
+        return (d as i64).to_string();
+    }
     const PRECISION: i32 = 17;
     // `-d.dddddddddddddddde-X`: the sign, 17 digits and the exponent of the first one, after rounding (a
     // rounding that carries, 9.99..95 to 10.0, moves the exponent, and `%g` decides its layout on the rounded
