@@ -109,6 +109,8 @@ mod tests {
             "binary search needs a sorted table"
         );
         assert!(is_read_only("GET") && is_read_only("mget") && is_read_only("ZRANGE"));
+        // A script is a write unless it is a _RO variant.
+        assert!(is_read_only("EVAL_RO") && is_read_only("evalsha_ro") && !is_read_only("EVALSHA"));
         for write in [
             "SET", "DEL", "INCR", "EVAL", "MULTI", "EXEC", "PUBLISH", "WAIT", "FOO", "PING", "",
         ] {

@@ -627,8 +627,11 @@ fn lua_to_reply(v: &Value, depth: usize) -> Reply {
             if let Ok(Value::String(ok)) = t.raw_get::<Value>("ok") {
                 return Reply::Simple(one_line(&String::from_utf8_lossy(&ok.as_bytes())));
             }
-            if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
-                return Reply::Double(d);
+            // mlua hands an integral Lua number over as an Integer: `{double=2}` is a double all the same.
+            match t.raw_get::<Value>("double") {
+                Ok(Value::Number(d)) => return Reply::Double(d),
+                Ok(Value::Integer(i)) => return Reply::Double(i as f64),
+                _ => {}
             }
             if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
                 let pairs = m
