@@ -12,7 +12,9 @@
 //!
 //! Deviations, all documented at the place they are made: an endless script is stopped by an instruction
 //! budget instead of making the node BUSY (see [`crate::script_cache`]); shebang flags (`#!lua flags=...`) are
-//! refused; errors returned by `redis.pcall` are not counted in INFO errorstats (the EVAL's own error is).
+//! refused; errors returned by `redis.pcall` are not counted in INFO errorstats (the EVAL's own error is); the
+//! libraries Redis adds to its Lua (`cjson`, `cmsgpack`, `bit`, `struct`) are not there, so a script using them
+//! fails on the undefined global.
 
 use bytes::Bytes;
 use redsim_resp::{Protocol, Reply};
