@@ -7,6 +7,10 @@
 //! error strings. Every command it executes lands in an [`ExecLog`] with the node's role at that instant: the
 //! ground truth the simulation's checkers read.
 //!
+//! The keyspace holds strings, hashes, lists, sets and sorted sets with the encodings Redis reports and
+//! `WRONGTYPE` where Redis gives it, and Lua scripts run on a real Lua 5.1 with Redis 7.0's effects replication
+//! (`commands/` has a file per family, and each file's docs say what it deviates in).
+//!
 //! What it simplifies, on purpose: one database (0), no persistence (a full resync
 //! sends a snapshot in a format of our own instead of RDB, and loads instantly), no ACL users besides
 //! `default`, no blocking commands besides WAIT.

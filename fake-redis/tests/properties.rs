@@ -106,6 +106,13 @@ fn aggregate_cmd() -> impl Strategy<Value = Vec<String>> {
         1 => (key_of("z"), -2i64..2, -2i64..2).prop_map(|(k, a, b)| {
             cmd(&["ZREMRANGEBYRANK", &k], vec![a.to_string(), b.to_string()])
         }),
+        // A script's writes reach replicas as the commands it ran (in MULTI/EXEC when two or more); a
+        // WRONGTYPE halfway leaves its first write done, on every node alike.
+        2 => (skey(), key_of("l"), value).prop_map(|(k, l, v)| {
+            let body = "redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[1]) \
+                        return redis.call('INCR', 'counter')";
+            cmd(&["EVAL", body, "2", &k, &l], vec![v.to_string()])
+        }),
     ]
 }
 
