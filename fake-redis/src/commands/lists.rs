@@ -78,8 +78,8 @@ pub(crate) fn positive(arg: &[u8]) -> Result<i64, Reply> {
 }
 
 /// Turns Redis's `start stop` (negative counts from the end) into a half-open range within `len`, or `None`
-/// when it selects nothing.
-fn span(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+/// when it selects nothing. LRANGE, LTRIM and the sorted sets' rank ranges share it.
+pub(crate) fn span(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
     let start = if start < 0 { (len + start).max(0) } else { start };
     let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };

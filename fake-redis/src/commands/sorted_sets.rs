@@ -16,7 +16,7 @@
 use bytes::Bytes;
 
 use super::{int_arg, is, scan, syntax_error};
-use crate::commands::lists::positive;
+use crate::commands::lists::{positive, span};
 use crate::node::State;
 use crate::zset::ZSet;
 use redsim_resp::{Protocol, Reply};
@@ -181,7 +181,7 @@ fn select(z: &ZSet, range: &Range, rev: bool, offset: i64, limit: i64) -> Vec<(B
         Box::new(z.iter())
     };
     if let Range::Rank(start, stop) = range {
-        let Some((from, to)) = rank_span(*start, *stop, z.len()) else {
+        let Some((from, to)) = span(*start, *stop, z.len()) else {
             return Vec::new();
         };
         return all.skip(from).take(to - from).map(|(m, s)| (m.clone(), s)).collect();
@@ -214,14 +214,6 @@ fn select(z: &ZSet, range: &Range, rev: bool, offset: i64, limit: i64) -> Vec<(B
         .take(limit)
         .map(|(m, s)| (m.clone(), s))
         .collect()
-}
-
-/// Redis's rank sanitising: negative counts from the end; a half-open span, or `None` when empty.
-fn rank_span(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
-    let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
-    (start <= stop && start < len).then(|| (start as usize, stop as usize + 1))
 }
 
 /// Members, with their scores if asked: flat in RESP2, `[member, score]` pairs in RESP3.
